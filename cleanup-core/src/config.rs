@@ -1,0 +1,154 @@
+//! The options of `#[graceful_main]`, and the run-time override of the timeout.
+
+use std::time::Duration;
+
+use libc::c_int;
+
+/// The environment variable that overrides the `timeout` option at run time,
+/// so operators can fit the deadline under an orchestrator's grace period.
+pub const TIMEOUT_ENV: &str = "CLEANUP_TIMEOUT";
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_SIGNALS: &[c_int] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// How the process reports a signal-triggered shutdown to its parent.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Restore the default action and re-raise the signal (`WIFSIGNALED`).
+    Signal,
+    /// Exit with `128 + n`, the shell's convention, as a plain exit code.
+    Code,
+    /// Exit with 0 after a clean shutdown; non-zero if cleanup failed or the
+    /// deadline was hit.
+    Zero,
+}
+
+/// The settings `#[graceful_main]` passes to [`run`](crate::__private::run).
+///
+/// Built with `const` methods so the expansion stays one readable expression.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub(crate) timeout: Duration,
+    pub(crate) signals: &'static [c_int],
+    pub(crate) exit: Exit,
+    pub(crate) quiet: bool,
+}
+
+impl Config {
+    /// The defaults: 10 s, SIGTERM + SIGINT + SIGHUP, re-raise, log on stderr.
+    pub const fn new() -> Self {
+        Config {
+            timeout: DEFAULT_TIMEOUT,
+            signals: DEFAULT_SIGNALS,
+            exit: Exit::Signal,
+            quiet: false,
+        }
+    }
+
+    pub const fn timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout = Duration::from_millis(ms);
+        self
+    }
+
+    pub const fn signals(mut self, signals: &'static [c_int]) -> Self {
+        self.signals = signals;
+        self
+    }
+
+    pub const fn exit(mut self, exit: Exit) -> Self {
+        self.exit = exit;
+        self
+    }
+
+    pub const fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// Applies `CLEANUP_TIMEOUT`; a value that does not parse keeps the
+    /// compiled-in timeout and says so on stderr (a bad setting must never
+    /// stop the program from starting).
+    pub(crate) fn with_env(mut self) -> Self {
+        let Some(raw) = std::env::var_os(TIMEOUT_ENV) else {
+            return self;
+        };
+        let text = raw.to_string_lossy();
+        match parse_duration(&text) {
+            Ok(timeout) => self.timeout = timeout,
+            Err(why) => crate::log::always(format_args!(
+                "cleanup: ignoring {TIMEOUT_ENV}={text:?}: {why}; using {}",
+                crate::log::Secs(self.timeout)
+            )),
+        }
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Parses `10s`, `500ms`, `1.5s`, `2m`, `1h`, `1m30s`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    const EXPECTED: &str = "expected a duration such as `25s` or `500ms`";
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("empty value, {EXPECTED}"));
+    }
+    let mut total_ms = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let unit_len = rest[number_len..]
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len() - number_len);
+        let (number, unit) = (
+            &rest[..number_len],
+            &rest[number_len..number_len + unit_len],
+        );
+        let value: f64 = number.parse().map_err(|_| EXPECTED.to_string())?;
+        let scale = match unit {
+            "ms" => 1.0,
+            "s" => 1e3,
+            "m" => 60e3,
+            "h" => 3600e3,
+            "" => return Err(format!("missing unit, {EXPECTED}")),
+            other => return Err(format!("unknown unit `{other}`, {EXPECTED}")),
+        };
+        total_ms += value * scale;
+        rest = &rest[number_len + unit_len..];
+    }
+    if !total_ms.is_finite() || total_ms > u64::MAX as f64 {
+        return Err(format!("too large, {EXPECTED}"));
+    }
+    Ok(Duration::from_millis(total_ms.round() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        assert_eq!(parse_duration("25s"), Ok(Duration::from_secs(25)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration(" 1m30s "), Ok(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn rejects_with_a_reason() {
+        for bad in ["", "abc", "10", "10x", "s", "1..5s", "-1s"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains("such as `25s`"), "{bad:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! How the timeout is shared between the body, each cleanup, and the exit.
+//!
+//! From the moment shutdown starts the process has `timeout` to be gone. The
+//! body may use all of it but a share kept for the cleanups; each cleanup may
+//! use what is left but a small reserve for those still waiting to run.
+
+use std::time::{Duration, Instant};
+
+/// What each cleanup still to run keeps back from the one running now.
+const RESERVE_EACH: Duration = Duration::from_millis(25);
+/// Never less than this kept for the cleanups when the body is stuck.
+const MIN_CLEANUP_SHARE: Duration = Duration::from_millis(100);
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    pub(crate) start: Instant,
+    pub(crate) timeout: Duration,
+}
+
+impl Budget {
+    pub(crate) fn new(start: Instant, timeout: Duration) -> Self {
+        Budget { start, timeout }
+    }
+
+    /// The process is gone by then, whatever hangs.
+    pub(crate) fn hard(&self) -> Instant {
+        self.start + self.timeout
+    }
+
+    /// Until then the body may finish on its own; after it, the cleanups run
+    /// without it. A quarter of the timeout (at least 100 ms, at most all of
+    /// it) is kept for them.
+    pub(crate) fn body_until(&self) -> Instant {
+        let share = (self.timeout / 4).max(MIN_CLEANUP_SHARE).min(self.timeout);
+        self.hard() - share
+    }
+
+    /// When a cleanup started at `now`, with `after` more waiting, is
+    /// abandoned: it may use all that is left but a reserve for the others,
+    /// the reserve never more than half of what is left.
+    pub(crate) fn cleanup_until(&self, now: Instant, after: usize) -> Instant {
+        let left = self.hard().saturating_duration_since(now);
+        let reserve = RESERVE_EACH
+            .saturating_mul(u32::try_from(after).unwrap_or(u32::MAX))
+            .min(left / 2);
+        self.hard() - reserve
+    }
+
+    pub(crate) fn left(&self, now: Instant) -> Duration {
+        self.hard().saturating_duration_since(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_leaves_a_quarter_for_the_cleanups() {
+        let start = Instant::now();
+        let budget = Budget::new(start, Duration::from_secs(10));
+        assert_eq!(budget.body_until() - start, Duration::from_millis(7500));
+        let tiny = Budget::new(start, Duration::from_millis(50));
+        assert_eq!(tiny.body_until(), start);
+    }
+
+    #[test]
+    fn a_cleanup_keeps_a_reserve_for_the_others() {
+        let start = Instant::now();
+        let budget = Budget::new(start, Duration::from_secs(2));
+        // The last one may use everything.
+        assert_eq!(budget.cleanup_until(start, 0), budget.hard());
+        // Three more waiting: 75 ms kept back.
+        assert_eq!(
+            budget.cleanup_until(start, 3),
+            budget.hard() - Duration::from_millis(75)
+        );
+        // A thousand more: never more than half of what is left.
+        assert_eq!(
+            budget.cleanup_until(start, 1000),
+            budget.hard() - Duration::from_secs(1)
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! The runtime of [`cleanup`](https://docs.rs/cleanup): signals, the shutdown
+//! state, guards and finalizers, the deadline and the exit status.
+//!
+//! Use it through the `cleanup` crate, whose `#[graceful_main]` attribute
+//! installs all of this around `main`; the guide lives there. Everything here
+//! is re-exported by `cleanup` under the same names.
+//!
+//! | module | question it answers |
+//! |---|---|
+//! | `state` | is the process ending, and why? ([`checkpoint`], [`reason`], [`shield`]) |
+//! | `token` | how do threads and tasks wait for it? ([`ShutdownToken`]) |
+//! | `registry` | what must run, exactly once? ([`guard`], [`on_exit`]) |
+//! | `signals` | the signal handler, the only code in signal context |
+//! | `shutdown` | the machine from the first signal to the exit, and its watchdog |
+//! | `deadline` | how the timeout is shared between body and cleanups |
+//! | `exit_status` | how the process leaves (re-raise, code, PID 1) |
+//! | `hooks` | `std::process::exit` and `panic = "abort"` |
+//! | `run` | the entry `#[graceful_main]` calls; [`request_shutdown`], [`exit`] |
+
+#![warn(missing_docs)]
+
+mod config;
+mod deadline;
+mod exit_status;
+mod hooks;
+mod log;
+mod registry;
+mod run;
+mod shutdown;
+mod signals;
+mod state;
+mod token;
+
+pub use config::TIMEOUT_ENV;
+pub use registry::{guard, on_exit, Finalizer, Guard};
+pub use run::{exit, request_shutdown};
+pub use state::{
+    checkpoint, is_shutting_down, reason, shield, sleep, ExitReason, Shield, Shutdown,
+};
+pub use token::{token, Cancelled, ShutdownToken};
+
+/// What the expansion of `#[graceful_main]` calls. Not a public API: it may
+/// change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::config::{Config, Exit};
+    pub use crate::run::run;
+    pub use libc::{SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+}

@@ -1,0 +1,228 @@
+//! The one entry `#[graceful_main]` calls, and the calls that end the process
+//! on purpose: [`request_shutdown`] and [`exit`].
+
+use std::any::Any;
+use std::error::Error;
+use std::io::Read as _;
+use std::os::unix::io::AsRawFd as _;
+use std::os::unix::net::UnixStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::{ExitCode, Termination};
+use std::sync::atomic::Ordering;
+use std::thread::{self, ThreadId};
+
+use once_cell::sync::OnceCell;
+
+use crate::config::Config;
+use crate::exit_status::Ending;
+use crate::state::{self, ExitReason, Shutdown};
+use crate::{hooks, log, shutdown, signals};
+
+/// The thread running `main`'s body, the one [`exit`] unwinds.
+static MAIN: OnceCell<ThreadId> = OnceCell::new();
+/// The write end of the wake-up pipe, kept open for the process's life.
+static WAKE: OnceCell<UnixStream> = OnceCell::new();
+
+/// The payload [`exit`] unwinds `main` with.
+struct ExitUnwind(i32);
+
+/// Runs `main`'s body under the runtime, then the cleanups, then leaves with
+/// the status the parent expects. What `#[graceful_main]` expands to.
+///
+/// ```no_run
+/// use cleanup_core::__private::{run, Config};
+///
+/// fn main() {
+///     run(Config::new().timeout_ms(5000), move || {
+///         let _guard = cleanup_core::guard(|| println!("cleaned up"));
+///     })
+/// }
+/// ```
+pub fn run<T: Termination + 'static>(config: Config, body: impl FnOnce() -> T) -> ! {
+    install(config);
+    let (reason, code) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => settle(value),
+        Err(payload) => match payload.downcast_ref::<ExitUnwind>() {
+            Some(&ExitUnwind(code)) => (ExitReason::Exit(code), code),
+            None => (ExitReason::Panic, 101),
+        },
+    };
+    end_here(reason, code)
+}
+
+/// Runs the cleanups on this thread and leaves; if another thread already
+/// owns the shutdown's end, waits for it to end the process.
+fn end_here(reason: ExitReason, code: i32) -> ! {
+    match shutdown::clean_up_here(reason, code) {
+        Some(ending) => ending.leave(),
+        None => loop {
+            thread::park();
+        },
+    }
+}
+
+fn install(config: Config) {
+    let config = config.with_env();
+    log::set_quiet(config.quiet);
+    let _ = MAIN.set(thread::current().id());
+    hooks::install_panic_hook();
+    hooks::install_process_exit_hook();
+    let watched = match start_runtime_thread() {
+        Ok(()) => true,
+        Err(err) => {
+            log::always(format_args!(
+                "cleanup: cannot start the runtime thread ({err}); \
+                 signals keep their default action and the deadline is not enforced"
+            ));
+            false
+        }
+    };
+    shutdown::configure(config, watched);
+    if watched {
+        if let Err(err) = signals::install(config.signals) {
+            log::always(format_args!(
+                "cleanup: cannot install signal handlers ({err})"
+            ));
+        }
+    }
+}
+
+fn start_runtime_thread() -> std::io::Result<()> {
+    let (tx, rx) = UnixStream::pair()?;
+    tx.set_nonblocking(true)?;
+    signals::set_wake_fd(tx.as_raw_fd());
+    let _ = WAKE.set(tx);
+    thread::Builder::new()
+        .name("cleanup-runtime".into())
+        .spawn(move || runtime_thread(rx))?;
+    Ok(())
+}
+
+/// Sleeps until the first sign of shutdown, then enforces its budget.
+fn runtime_thread(mut wake: UnixStream) {
+    let mut buf = [0u8; 64];
+    while !state::is_shutting_down() {
+        match wake.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+    match state::SIGNAL.load(Ordering::SeqCst) {
+        0 => {}
+        sig => {
+            shutdown::start(ExitReason::Signal(sig));
+        }
+    }
+    shutdown::watch()
+}
+
+/// The exit code and reason for what `main` returned. `Err(Shutdown)` during
+/// a shutdown is the program doing as asked, not an error: it is not printed.
+fn settle<T: Termination + 'static>(value: T) -> (ExitReason, i32) {
+    if state::is_shutting_down() && is_shutdown_error(&value) {
+        return (ExitReason::Return, 0);
+    }
+    let code = code_of(value.report());
+    let reason = if code == 0 {
+        ExitReason::Return
+    } else {
+        ExitReason::Error
+    };
+    (reason, code)
+}
+
+/// Recognizes `Err(Shutdown)` in the return types `main` commonly has, also
+/// when boxed or carried by an `io::Error`.
+fn is_shutdown_error(value: &dyn Any) -> bool {
+    fn holds(err: &(dyn Error + 'static)) -> bool {
+        err.is::<Shutdown>()
+            || err
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| inner.is::<Shutdown>())
+    }
+    if let Some(result) = value.downcast_ref::<Result<(), Shutdown>>() {
+        return result.is_err();
+    }
+    if let Some(Err(err)) = value.downcast_ref::<Result<(), Box<dyn Error>>>() {
+        return holds(&**err);
+    }
+    if let Some(Err(err)) = value.downcast_ref::<Result<(), Box<dyn Error + Send + Sync>>>() {
+        return holds(&**err);
+    }
+    if let Some(Err(err)) = value.downcast_ref::<Result<(), std::io::Error>>() {
+        return holds(err);
+    }
+    false
+}
+
+/// `ExitCode` keeps its number private; it compares, though.
+fn code_of(code: ExitCode) -> i32 {
+    (0..=u8::MAX)
+        .find(|&n| ExitCode::from(n) == code)
+        .map_or(1, i32::from)
+}
+
+/// Starts a shutdown from the program itself, as a signal would: the token is
+/// cancelled, `checkpoint()` and `sleep()` return `Err(Shutdown)`, and the
+/// deadline runs. When `main` then returns (even as `Err(Shutdown)`), the
+/// process exits with 0.
+///
+/// ```
+/// cleanup_core::request_shutdown();
+/// assert!(cleanup_core::is_shutting_down());
+/// assert_eq!(cleanup_core::reason(), Some(cleanup_core::ExitReason::Requested));
+/// ```
+pub fn request_shutdown() {
+    shutdown::start(ExitReason::Requested);
+}
+
+/// Runs the cleanups, then exits with `code`.
+///
+/// Called on `main`'s thread, it unwinds that thread first, so the values in
+/// `main`'s frames are dropped as on a return. Called on another thread, the
+/// cleanups run there and `main`'s frames are not unwound. Called from inside
+/// a cleanup, it exits at once.
+///
+/// ```no_run
+/// cleanup_core::exit(3);
+/// ```
+pub fn exit(code: i32) -> ! {
+    if shutdown::in_cleanup() {
+        Ending::Code(code).leave();
+    }
+    let on_main = MAIN.get() == Some(&thread::current().id());
+    if on_main && cfg!(panic = "unwind") {
+        shutdown::start(ExitReason::Exit(code));
+        // Not a panic: no hook runs, no message; `run` catches it.
+        std::panic::resume_unwind(Box::new(ExitUnwind(code)));
+    }
+    end_here(ExitReason::Exit(code), code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_keep_their_number() {
+        assert_eq!(code_of(ExitCode::SUCCESS), 0);
+        assert_eq!(code_of(ExitCode::FAILURE), 1);
+        assert_eq!(code_of(ExitCode::from(42)), 42);
+    }
+
+    #[test]
+    fn shutdown_errors_are_recognized_through_boxes() {
+        let plain: Result<(), Shutdown> = Err(Shutdown::default_for_tests());
+        assert!(is_shutdown_error(&plain));
+        let boxed: Result<(), Box<dyn Error>> = Err(Box::new(Shutdown::default_for_tests()));
+        assert!(is_shutdown_error(&boxed));
+        let io: Result<(), std::io::Error> = Err(Shutdown::default_for_tests().into());
+        assert!(is_shutdown_error(&io));
+        let other: Result<(), Box<dyn Error + Send + Sync>> = Err("disk full".into());
+        assert!(!is_shutdown_error(&other));
+        assert!(!is_shutdown_error(&Ok::<(), Shutdown>(())));
+    }
+}

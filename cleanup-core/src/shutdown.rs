@@ -1,0 +1,392 @@
+//! The shutdown machine: from the first sign that the process is ending to
+//! the moment it leaves.
+//!
+//! ```text
+//! Running ──start──▶ Draining ──body returns, or its share of the budget is spent──▶ Cleaning ──▶ Exiting
+//! ```
+//!
+//! In `Draining` the body may still finish on its own (it was told through
+//! the token, `checkpoint`, `sleep`). In `Cleaning` one executor thread runs
+//! the cleanups one after another; the runtime thread watches it and, when a
+//! cleanup overstays its share of the budget, names it, abandons that
+//! executor and starts a fresh one for the rest. At the hard deadline the
+//! runtime thread ends the process, whatever still runs.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::config::{Config, Exit};
+use crate::deadline::Budget;
+use crate::exit_status::{is_pid_one, Ending};
+use crate::log::{self, Count, Secs, SignalName};
+use crate::registry::{self, Cleanup, Kind, Name};
+use crate::state::{self, lock, ExitReason};
+
+/// How often the runtime thread says what it is still waiting for.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Draining,
+    Cleaning,
+    Exiting,
+}
+
+struct Machine {
+    phase: Phase,
+    config: Config,
+    /// A runtime thread exists to watch the deadline (under `graceful_main`).
+    watched: bool,
+    budget: Option<Budget>,
+    /// The exit code the body ended with, once it has.
+    body_code: Option<i32>,
+    /// The body did not return within its share: the runtime went on without it.
+    body_late: bool,
+    /// A start line was printed, so an end line is owed.
+    announced: bool,
+    jobs: VecDeque<Cleanup>,
+    running: Option<Running>,
+    /// When the runtime thread will next look: an executor starting a
+    /// cleanup due earlier wakes it (one notify, not one per cleanup).
+    watch_at: Option<Instant>,
+    /// Only this executor may take the next cleanup; an abandoned one stops.
+    executor: u64,
+    guards_ran: usize,
+    finalizers_ran: usize,
+    hung: usize,
+    panicked: usize,
+}
+
+struct Running {
+    name: Name,
+    started: Instant,
+    until: Instant,
+}
+
+static MACHINE: Mutex<Machine> = Mutex::new(Machine {
+    phase: Phase::Running,
+    config: Config::new(),
+    watched: false,
+    budget: None,
+    body_code: None,
+    body_late: false,
+    announced: false,
+    jobs: VecDeque::new(),
+    running: None,
+    watch_at: None,
+    executor: 0,
+    guards_ran: 0,
+    finalizers_ran: 0,
+    hung: 0,
+    panicked: 0,
+});
+/// Wakes the runtime thread when the phase changes.
+static WATCH: Condvar = Condvar::new();
+
+thread_local! {
+    /// Set while this thread runs a cleanup.
+    static IN_CLEANUP: Cell<bool> = const { Cell::new(false) };
+}
+
+pub(crate) fn configure(config: Config, watched: bool) {
+    let mut machine = lock(&MACHINE);
+    machine.config = config;
+    machine.watched = watched;
+}
+
+pub(crate) fn in_cleanup() -> bool {
+    IN_CLEANUP.with(Cell::get)
+}
+
+/// Starts the shutdown for `reason` if nothing has started it yet: the
+/// budget's clock starts, waiters wake, the runtime thread starts watching.
+pub(crate) fn start(reason: ExitReason) -> bool {
+    if !state::begin(reason) {
+        return false;
+    }
+    let reason = state::reason().unwrap_or(reason);
+    let announce = {
+        let mut machine = lock(&MACHINE);
+        if machine.phase == Phase::Running {
+            machine.phase = Phase::Draining;
+            machine.budget = Some(Budget::new(Instant::now(), machine.config.timeout));
+        }
+        machine.announced =
+            machine.watched && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
+        WATCH.notify_all();
+        machine.announced.then_some(machine.config.timeout)
+    };
+    crate::signals::wake();
+    if let Some(timeout) = announce {
+        match reason {
+            ExitReason::Signal(libc::SIGINT) => log::line(format_args!(
+                "SIGINT received, draining ({}); press Ctrl-C again to force",
+                Secs(timeout)
+            )),
+            ExitReason::Signal(sig) => log::line(format_args!(
+                "{} received, draining ({})",
+                SignalName(sig),
+                Secs(timeout)
+            )),
+            _ => log::line(format_args!("requested, draining ({})", Secs(timeout))),
+        }
+    }
+    true
+}
+
+/// Runs every remaining cleanup on this thread, under the runtime thread's
+/// watch, and says how the process must end. `None` when another thread
+/// already owns the shutdown's end (this one should then wait for it).
+pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
+    start(reason);
+    let id = {
+        let mut machine = lock(&MACHINE);
+        if matches!(machine.phase, Phase::Cleaning | Phase::Exiting) {
+            return None;
+        }
+        machine.body_code = Some(code);
+        begin_cleaning(&mut machine)
+    };
+    execute(id).then(finish)
+}
+
+/// Moves to `Cleaning`: takes every armed cleanup and names a new executor.
+fn begin_cleaning(machine: &mut Machine) -> u64 {
+    machine.phase = Phase::Cleaning;
+    let timeout = machine.config.timeout;
+    machine
+        .budget
+        .get_or_insert_with(|| Budget::new(Instant::now(), timeout));
+    machine.jobs = registry::take_all().into();
+    machine.executor += 1;
+    WATCH.notify_all();
+    machine.executor
+}
+
+/// Runs cleanups until none is left (`true`) or this executor was abandoned
+/// while one of its cleanups hung (`false`).
+fn execute(id: u64) -> bool {
+    let mut finished: Option<(Kind, bool)> = None;
+    loop {
+        let cleanup = {
+            let mut machine = lock(&MACHINE);
+            if machine.executor != id {
+                return false;
+            }
+            if let Some((kind, ok)) = finished.take() {
+                match kind {
+                    Kind::Guard => machine.guards_ran += 1,
+                    Kind::Finalizer => machine.finalizers_ran += 1,
+                }
+                machine.panicked += usize::from(!ok);
+            }
+            let Some(cleanup) = machine.jobs.pop_front() else {
+                machine.running = None;
+                return true;
+            };
+            let now = Instant::now();
+            let until = machine
+                .budget
+                .map_or(now, |budget| budget.cleanup_until(now, machine.jobs.len()));
+            machine.running = Some(Running {
+                name: cleanup.name(),
+                started: now,
+                until,
+            });
+            if machine.watch_at.is_some_and(|at| until < at) {
+                WATCH.notify_all();
+            }
+            cleanup
+        };
+        let (kind, name) = (cleanup.kind, cleanup.name());
+        IN_CLEANUP.with(|flag| flag.set(true));
+        let result = catch_unwind(AssertUnwindSafe(cleanup.job));
+        IN_CLEANUP.with(|flag| flag.set(false));
+        if let Err(payload) = &result {
+            let message = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            log::line(format_args!("{name} panicked: {message}"));
+        }
+        finished = Some((kind, result.is_ok()));
+    }
+}
+
+/// The active executor is done: settle the ending and say so.
+fn finish() -> Ending {
+    let mut machine = lock(&MACHINE);
+    machine.phase = Phase::Exiting;
+    let ending = machine.ending(false);
+    let problems = machine.hung + machine.panicked > 0 || machine.body_late;
+    if machine.announced || problems {
+        let elapsed = machine.budget.map_or(Duration::ZERO, |b| b.start.elapsed());
+        log::line(format_args!(
+            "done in {}, {} and {} ran{}, {}",
+            Secs(elapsed),
+            Count(
+                machine.guards_ran + registry::dropped_during_shutdown(),
+                "guard"
+            ),
+            Count(machine.finalizers_ran, "finalizer"),
+            machine.problems(),
+            Describe(ending)
+        ));
+    }
+    ending
+}
+
+impl Machine {
+    /// How the process ends, given what happened. A shutdown is clean when the
+    /// body returned in time and every cleanup finished without panicking.
+    fn ending(&self, deadline_hit: bool) -> Ending {
+        let clean = !deadline_hit && !self.body_late && self.hung + self.panicked == 0;
+        let code = self.body_code.unwrap_or(1);
+        match state::reason().unwrap_or(ExitReason::Return) {
+            ExitReason::Signal(sig) => match self.config.exit {
+                Exit::Signal => Ending::Raise(sig),
+                Exit::Zero if clean => Ending::Code(0),
+                Exit::Code | Exit::Zero => Ending::Code(128 + sig),
+            },
+            ExitReason::Panic if cfg!(panic = "abort") => Ending::Abort,
+            ExitReason::Requested if !clean && code == 0 => Ending::Code(1),
+            _ => Ending::Code(code),
+        }
+    }
+
+    fn problems(&self) -> String {
+        let mut text = String::new();
+        if self.hung > 0 {
+            text += &format!(", {} abandoned", self.hung);
+        }
+        if self.panicked > 0 {
+            text += &format!(", {} panicked", self.panicked);
+        }
+        text
+    }
+}
+
+/// `exiting by SIGTERM`, `exiting with code 0`.
+struct Describe(Ending);
+
+impl std::fmt::Display for Describe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ending::Raise(sig) if is_pid_one() => {
+                write!(f, "exiting with code {} (PID 1)", 128 + sig)
+            }
+            Ending::Raise(sig) => write!(f, "exiting by {}", SignalName(sig)),
+            Ending::Code(code) => write!(f, "exiting with code {code}"),
+            Ending::Abort => f.write_str("aborting"),
+        }
+    }
+}
+
+/// Starts an executor thread for the remaining cleanups.
+fn spawn_executor(id: u64) {
+    let spawned = std::thread::Builder::new()
+        .name("cleanup-drain".into())
+        .spawn(move || {
+            if execute(id) {
+                finish().leave();
+            }
+        });
+    if let Err(err) = spawned {
+        log::line(format_args!(
+            "cannot start a thread for the cleanups ({err}); running them on the watchdog"
+        ));
+        if execute(id) {
+            finish().leave();
+        }
+    }
+}
+
+/// The runtime thread's work once shutdown has started: enforce the budget.
+/// Never returns: the process ends here at the hard deadline if not before.
+pub(crate) fn watch() -> ! {
+    let mut next_report = Instant::now() + REPORT_EVERY;
+    let mut machine = lock(&MACHINE);
+    loop {
+        let now = Instant::now();
+        let timeout = machine.config.timeout;
+        let budget = *machine
+            .budget
+            .get_or_insert_with(|| Budget::new(now, timeout));
+        if now >= budget.hard() {
+            let ending = machine.ending(true);
+            let not_run = machine.jobs.len() + usize::from(machine.running.is_some());
+            machine.phase = Phase::Exiting;
+            log::line(format_args!(
+                "deadline of {} reached, {} not run, {}",
+                Secs(budget.timeout),
+                Count(not_run, "cleanup"),
+                Describe(ending)
+            ));
+            ending.leave_now();
+        }
+        let mut wake_at = budget.hard().min(next_report);
+        match machine.phase {
+            Phase::Draining if now >= budget.body_until() => {
+                log::line(format_args!(
+                    "main did not return within {}, running cleanups without it",
+                    Secs(now - budget.start)
+                ));
+                machine.body_late = true;
+                let id = begin_cleaning(&mut machine);
+                drop(machine);
+                spawn_executor(id);
+                machine = lock(&MACHINE);
+                continue;
+            }
+            Phase::Draining => wake_at = wake_at.min(budget.body_until()),
+            Phase::Cleaning => {
+                if let Some(running) = machine.running.as_ref() {
+                    if now >= running.until {
+                        log::line(format_args!(
+                            "{} hung, abandoned after {}",
+                            running.name,
+                            Secs(now - running.started)
+                        ));
+                        machine.hung += 1;
+                        machine.running = None;
+                        machine.executor += 1;
+                        let id = machine.executor;
+                        drop(machine);
+                        spawn_executor(id);
+                        machine = lock(&MACHINE);
+                        continue;
+                    }
+                    wake_at = wake_at.min(running.until);
+                }
+            }
+            Phase::Running | Phase::Exiting => {}
+        }
+        if now >= next_report && matches!(machine.phase, Phase::Draining | Phase::Cleaning) {
+            next_report = now + REPORT_EVERY;
+            wake_at = wake_at.min(next_report);
+            let left = Secs(budget.left(now));
+            match machine.running.as_ref() {
+                Some(running) => log::line(format_args!("running {}, {left} left", running.name)),
+                None if machine.phase == Phase::Draining => {
+                    let (guards, finalizers) = registry::pending();
+                    log::line(format_args!(
+                        "waiting for main to return, {} and {} pending, {left} left",
+                        Count(guards, "guard"),
+                        Count(finalizers, "finalizer")
+                    ));
+                }
+                None => {}
+            }
+        }
+        machine.watch_at = Some(wake_at);
+        machine = WATCH
+            .wait_timeout(machine, wake_at.saturating_duration_since(now))
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+    }
+}

@@ -1,0 +1,278 @@
+//! The shutdown state every thread can ask about: is the process ending, and why.
+//!
+//! Two atomics carry the hot path ([`checkpoint`] is one relaxed load while the
+//! process runs) and are the only state the signal handler touches; the reason
+//! and the wake-up of blocked waiters live behind a mutex that only the slow
+//! path takes.
+
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Set once the process is ending, by whatever ends it. Never cleared.
+pub(crate) static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+/// The first handled signal, or 0. Written by the signal handler.
+pub(crate) static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+static REASON: Mutex<Option<ExitReason>> = Mutex::new(None);
+static CHANGED: Condvar = Condvar::new();
+
+thread_local! {
+    static SHIELDS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Why the process is ending.
+///
+/// ```
+/// use cleanup_core::ExitReason;
+///
+/// let reason = ExitReason::Signal(libc::SIGTERM);
+/// assert_eq!(reason.to_string(), "SIGTERM received");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExitReason {
+    /// `main` returned successfully (`()`, `Ok`, `ExitCode::SUCCESS`).
+    Return,
+    /// `main` returned an error or a failing `ExitCode`.
+    Error,
+    /// `main` panicked, or any thread panicked with `panic = "abort"`.
+    Panic,
+    /// A handled signal, by number (`libc::SIGTERM`, …).
+    Signal(i32),
+    /// [`request_shutdown`](crate::request_shutdown) was called.
+    Requested,
+    /// [`exit`](crate::exit) or `std::process::exit` was called with this code.
+    Exit(i32),
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ExitReason::Return => f.write_str("main returned"),
+            ExitReason::Error => f.write_str("main returned an error"),
+            ExitReason::Panic => f.write_str("panic"),
+            ExitReason::Signal(sig) => write!(f, "{} received", crate::log::SignalName(sig)),
+            ExitReason::Requested => f.write_str("shutdown requested"),
+            ExitReason::Exit(code) => write!(f, "exit({code}) called"),
+        }
+    }
+}
+
+/// The error returned by [`checkpoint`] and [`sleep`] once the process is
+/// shutting down: return it (with `?`) so `main` unwinds and its values drop.
+///
+/// ```
+/// fn step() -> Result<(), cleanup_core::Shutdown> {
+///     cleanup_core::checkpoint()?;
+///     Ok(())
+/// }
+/// assert!(step().is_ok());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shutdown {
+    reason: Option<ExitReason>,
+}
+
+impl Shutdown {
+    fn now() -> Self {
+        Shutdown { reason: reason() }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn default_for_tests() -> Self {
+        Shutdown { reason: None }
+    }
+
+    /// Why the process is shutting down, as [`reason`] said when this error
+    /// was made.
+    pub fn reason(&self) -> Option<ExitReason> {
+        self.reason
+    }
+}
+
+impl fmt::Display for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason {
+            Some(reason) => write!(f, "shutting down ({reason})"),
+            None => f.write_str("shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for Shutdown {}
+
+impl From<Shutdown> for std::io::Error {
+    /// So `checkpoint()?` works in a function returning `io::Result`.
+    fn from(shutdown: Shutdown) -> Self {
+        std::io::Error::new(std::io::ErrorKind::Interrupted, shutdown)
+    }
+}
+
+/// `Err(Shutdown)` once the process is shutting down, unless this thread holds
+/// a [`Shield`]. Put it at the top of every iteration of a long loop.
+///
+/// Costs one relaxed atomic load while the process runs.
+///
+/// ```
+/// # fn do_one_unit_of_work() {}
+/// fn work() -> Result<(), cleanup_core::Shutdown> {
+///     for _ in 0..3 {
+///         cleanup_core::checkpoint()?;
+///         do_one_unit_of_work();
+///     }
+///     Ok(())
+/// }
+/// assert!(work().is_ok());
+/// ```
+#[inline]
+pub fn checkpoint() -> Result<(), Shutdown> {
+    if SHUTTING_DOWN.load(Ordering::Relaxed) && !shielded() {
+        Err(Shutdown::now())
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the process is ending, for any reason. Tells the truth inside a
+/// [`Shield`] too, so a critical section can decide not to start its next step.
+///
+/// ```
+/// assert!(!cleanup_core::is_shutting_down());
+/// ```
+#[inline]
+pub fn is_shutting_down() -> bool {
+    SHUTTING_DOWN.load(Ordering::Relaxed)
+}
+
+/// Why the process is ending, once it is; `None` while it runs.
+///
+/// ```
+/// assert_eq!(cleanup_core::reason(), None);
+/// ```
+pub fn reason() -> Option<ExitReason> {
+    if !is_shutting_down() {
+        return None;
+    }
+    // Between the handler and the runtime thread only the atomic knows.
+    (*lock(&REASON)).or_else(|| match SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        sig => Some(ExitReason::Signal(sig)),
+    })
+}
+
+/// Marks the process as ending. Returns `true` for the first call, the one
+/// whose reason counts; a signal already caught takes precedence.
+pub(crate) fn begin(reason: ExitReason) -> bool {
+    let mut slot = lock(&REASON);
+    if slot.is_some() {
+        return false;
+    }
+    let reason = match SIGNAL.load(Ordering::SeqCst) {
+        0 => reason,
+        sig => ExitReason::Signal(sig),
+    };
+    *slot = Some(reason);
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    CHANGED.notify_all();
+    drop(slot);
+    crate::token::wake_all();
+    true
+}
+
+/// Blocks until the process is shutting down or `until` passes. Returns
+/// whether it is shutting down.
+pub(crate) fn wait_until(until: Option<Instant>) -> bool {
+    let mut slot = lock(&REASON);
+    loop {
+        // The handler sets the flag before the runtime thread takes this lock
+        // and notifies, so checking under the lock cannot miss the wake-up.
+        if is_shutting_down() {
+            return true;
+        }
+        match until {
+            None => slot = CHANGED.wait(slot).unwrap_or_else(PoisonError::into_inner),
+            Some(until) => {
+                let now = Instant::now();
+                if now >= until {
+                    return false;
+                }
+                slot = CHANGED
+                    .wait_timeout(slot, until - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+    }
+}
+
+/// Sleeps for `duration`, or returns `Err(Shutdown)` as soon as shutdown is
+/// requested. Inside a [`Shield`] it sleeps the whole duration.
+///
+/// ```
+/// use std::time::Duration;
+/// assert!(cleanup_core::sleep(Duration::from_millis(1)).is_ok());
+/// ```
+pub fn sleep(duration: Duration) -> Result<(), Shutdown> {
+    if shielded() {
+        std::thread::sleep(duration);
+        return Ok(());
+    }
+    if wait_until(Instant::now().checked_add(duration)) {
+        Err(Shutdown::now())
+    } else {
+        Ok(())
+    }
+}
+
+/// A critical section: while this value lives, [`checkpoint`] and [`sleep`]
+/// on this thread see no shutdown. Made by [`shield`].
+///
+/// A shield defers the cooperative part of a shutdown, not its deadline:
+/// when the timeout is spent the process ends anyway.
+#[must_use = "the critical section ends when the shield is dropped"]
+pub struct Shield {
+    // Counted per thread, so the shield must stay on the thread that made it.
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Starts a critical section on this thread; it ends when the [`Shield`] drops.
+///
+/// ```
+/// let shield = cleanup_core::shield();
+/// cleanup_core::request_shutdown();
+/// assert!(cleanup_core::checkpoint().is_ok()); // shielded
+/// assert!(cleanup_core::is_shutting_down()); // but told the truth
+/// drop(shield);
+/// assert!(cleanup_core::checkpoint().is_err());
+/// ```
+pub fn shield() -> Shield {
+    SHIELDS.with(|n| n.set(n.get() + 1));
+    Shield {
+        _not_send: PhantomData,
+    }
+}
+
+impl Drop for Shield {
+    fn drop(&mut self) {
+        SHIELDS.with(|n| n.set(n.get() - 1));
+    }
+}
+
+impl fmt::Debug for Shield {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Shield")
+    }
+}
+
+fn shielded() -> bool {
+    SHIELDS.with(|n| n.get() > 0)
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

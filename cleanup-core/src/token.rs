@@ -1,0 +1,123 @@
+//! [`ShutdownToken`]: the shutdown state as a value to hand to threads and tasks.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::state::{self, lock};
+
+/// Futures waiting in [`ShutdownToken::cancelled`], by id.
+static WAKERS: Mutex<Vec<(u64, Waker)>> = Mutex::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A handle on the process's shutdown: cancelled once the process starts to
+/// end. `Clone + Send + Sync`, cheap to copy into threads and tasks.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let token = cleanup_core::token();
+/// let worker = std::thread::spawn(move || {
+///     // Wakes at once when shutdown is requested.
+///     token.wait_timeout(Duration::from_secs(30))
+/// });
+/// cleanup_core::request_shutdown();
+/// assert!(worker.join().unwrap());
+/// ```
+#[derive(Clone, Default)]
+pub struct ShutdownToken {
+    _private: (),
+}
+
+/// The process's [`ShutdownToken`].
+pub fn token() -> ShutdownToken {
+    ShutdownToken { _private: () }
+}
+
+impl ShutdownToken {
+    /// Whether shutdown has started (same as [`is_shutting_down`](crate::is_shutting_down)).
+    pub fn is_cancelled(&self) -> bool {
+        state::is_shutting_down()
+    }
+
+    /// Blocks this thread until shutdown starts.
+    pub fn wait(&self) {
+        state::wait_until(None);
+    }
+
+    /// Blocks until shutdown starts or `timeout` passes; returns whether it
+    /// started.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        state::wait_until(Instant::now().checked_add(timeout))
+    }
+
+    /// A future that completes when shutdown starts. It needs no particular
+    /// executor: it works with tokio, async-std, `futures::executor` alike.
+    pub fn cancelled(&self) -> Cancelled {
+        Cancelled { id: None }
+    }
+}
+
+impl fmt::Debug for ShutdownToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// The future returned by [`ShutdownToken::cancelled`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled {
+    id: Option<u64>,
+}
+
+impl Future for Cancelled {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if state::is_shutting_down() {
+            return Poll::Ready(());
+        }
+        let mut wakers = lock(&WAKERS);
+        // `wake_all` runs after the flag is set and takes this lock, so a
+        // waker stored while the flag reads false is always woken.
+        if state::is_shutting_down() {
+            return Poll::Ready(());
+        }
+        let id = *self
+            .id
+            .get_or_insert_with(|| NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        match wakers.iter_mut().find(|(other, _)| *other == id) {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => wakers.push((id, cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            lock(&WAKERS).retain(|(other, _)| *other != id);
+        }
+    }
+}
+
+impl fmt::Debug for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cancelled")
+    }
+}
+
+/// Wakes every pending [`Cancelled`]. Called once, when shutdown begins.
+pub(crate) fn wake_all() {
+    let wakers = std::mem::take(&mut *lock(&WAKERS));
+    for (_, waker) in wakers {
+        waker.wake();
+    }
+}
