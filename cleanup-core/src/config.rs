@@ -127,6 +127,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     if !total_ms.is_finite() || total_ms > u64::MAX as f64 {
         return Err(format!("too large, {EXPECTED}"));
     }
+    if total_ms < 1.0 {
+        return Err(format!(
+            "shorter than 1ms, which would skip every cleanup; {EXPECTED}"
+        ));
+    }
     Ok(Duration::from_millis(total_ms.round() as u64))
 }
 
@@ -146,7 +151,7 @@ mod tests {
 
     #[test]
     fn rejects_with_a_reason() {
-        for bad in ["", "abc", "10", "10x", "s", "1..5s", "-1s"] {
+        for bad in ["", "abc", "10", "10x", "s", "1..5s", "-1s", "0s", "0.1ms"] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains("such as `25s`"), "{bad:?}: {err}");
         }

@@ -215,11 +215,11 @@ mod tests {
 
     #[test]
     fn shutdown_errors_are_recognized_through_boxes() {
-        let plain: Result<(), Shutdown> = Err(Shutdown::default_for_tests());
+        let plain: Result<(), Shutdown> = Err(Shutdown);
         assert!(is_shutdown_error(&plain));
-        let boxed: Result<(), Box<dyn Error>> = Err(Box::new(Shutdown::default_for_tests()));
+        let boxed: Result<(), Box<dyn Error>> = Err(Box::new(Shutdown));
         assert!(is_shutdown_error(&boxed));
-        let io: Result<(), std::io::Error> = Err(Shutdown::default_for_tests().into());
+        let io: Result<(), std::io::Error> = Err(Shutdown.into());
         assert!(is_shutdown_error(&io));
         let other: Result<(), Box<dyn Error + Send + Sync>> = Err("disk full".into());
         assert!(!is_shutdown_error(&other));

@@ -33,7 +33,6 @@ thread_local! {
 /// assert_eq!(reason.to_string(), "SIGTERM received");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ExitReason {
     /// `main` returned successfully (`()`, `Ok`, `ExitCode::SUCCESS`).
     Return,
@@ -64,6 +63,8 @@ impl fmt::Display for ExitReason {
 
 /// The error returned by [`checkpoint`] and [`sleep`] once the process is
 /// shutting down: return it (with `?`) so `main` unwinds and its values drop.
+/// Returning `Err(Shutdown)` from `main` during a shutdown is "done as asked",
+/// not an error: nothing is printed for it.
 ///
 /// ```
 /// fn step() -> Result<(), cleanup_core::Shutdown> {
@@ -72,31 +73,19 @@ impl fmt::Display for ExitReason {
 /// }
 /// assert!(step().is_ok());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shutdown {
-    reason: Option<ExitReason>,
-}
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Shutdown;
 
 impl Shutdown {
-    fn now() -> Self {
-        Shutdown { reason: reason() }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn default_for_tests() -> Self {
-        Shutdown { reason: None }
-    }
-
-    /// Why the process is shutting down, as [`reason`] said when this error
-    /// was made.
+    /// Why the process is shutting down: the same as [`reason`].
     pub fn reason(&self) -> Option<ExitReason> {
-        self.reason
+        reason()
     }
 }
 
 impl fmt::Display for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.reason {
+        match reason() {
             Some(reason) => write!(f, "shutting down ({reason})"),
             None => f.write_str("shutting down"),
         }
@@ -131,7 +120,7 @@ impl From<Shutdown> for std::io::Error {
 #[inline]
 pub fn checkpoint() -> Result<(), Shutdown> {
     if SHUTTING_DOWN.load(Ordering::Relaxed) && !shielded() {
-        Err(Shutdown::now())
+        Err(Shutdown)
     } else {
         Ok(())
     }
@@ -222,7 +211,7 @@ pub fn sleep(duration: Duration) -> Result<(), Shutdown> {
         return Ok(());
     }
     if wait_until(Instant::now().checked_add(duration)) {
-        Err(Shutdown::now())
+        Err(Shutdown)
     } else {
         Ok(())
     }

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(timeout = "5s", quiet, timeout = "10s")]
+fn main() {}

@@ -1,0 +1,4 @@
+#[cleanup::graceful_main]
+fn main(args: Vec<String>) {
+    println!("{args:?}");
+}

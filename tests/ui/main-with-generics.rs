@@ -1,0 +1,4 @@
+#[cleanup::graceful_main]
+fn main<T: Default>() {
+    let _ = T::default();
+}

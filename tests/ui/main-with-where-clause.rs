@@ -1,0 +1,6 @@
+#[cleanup::graceful_main]
+fn main()
+where
+    String: Clone,
+{
+}

@@ -1,0 +1,6 @@
+#[cleanup::graceful_main]
+struct Server;
+
+fn main() {
+    let _ = Server;
+}

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(signals = "TERM,SIGSEGV")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(quiet = true)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(timeout = "ten seconds")]
+fn main() {}

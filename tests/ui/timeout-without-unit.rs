@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(timeout = "30")]
+fn main() {}

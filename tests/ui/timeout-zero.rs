@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(timeout = "0s")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(timout = "5s")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(exit = "143")]
+fn main() {}
