@@ -12,6 +12,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crate::state::lock;
 
@@ -26,6 +27,10 @@ static FINALIZERS: Mutex<Vec<Cleanup>> = Mutex::new(Vec::new());
 /// Guards that ran by their own drop once shutdown had started (the end line
 /// counts them with those the drain ran).
 static DROPPED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
+/// Guards running by their own drop during a shutdown, so the watchdog can
+/// name one that hangs there (on `main`'s thread, where it cannot be seen
+/// otherwise).
+static IN_FLIGHT: Mutex<Vec<(u64, Name, Instant)>> = Mutex::new(Vec::new());
 
 thread_local! {
     static LOCAL: Arc<Local> = Local::register();
@@ -94,10 +99,10 @@ impl fmt::Display for Name {
 
 /// Removes the cleanup numbered `seq`; newest-first search, since handles
 /// mostly go away in reverse order.
-fn take(list: &Mutex<Vec<Cleanup>>, seq: u64) -> Option<Job> {
+fn take(list: &Mutex<Vec<Cleanup>>, seq: u64) -> Option<Cleanup> {
     let mut list = lock(list);
     let index = list.iter().rposition(|c| c.seq == seq)?;
-    Some(list.remove(index).job)
+    Some(list.remove(index))
 }
 
 /// A closure that runs when this value is dropped — at the end of its scope,
@@ -148,20 +153,31 @@ impl Guard {
     /// ```
     pub fn disarm(self) {
         // Dropping the closure may run arbitrary Drop code: outside the lock.
-        let job = take(&self.local.guards, self.seq);
+        let cleanup = take(&self.local.guards, self.seq);
         std::mem::forget(self);
-        drop(job);
+        drop(cleanup);
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(job) = take(&self.local.guards, self.seq) {
-            if crate::state::is_shutting_down() {
-                DROPPED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
-            }
-            job();
+        let Some(cleanup) = take(&self.local.guards, self.seq) else {
+            return;
+        };
+        if !crate::state::is_shutting_down() {
+            return (cleanup.job)();
         }
+        lock(&IN_FLIGHT).push((self.seq, cleanup.name(), Instant::now()));
+        // Off the list however the closure ends, panics included.
+        struct Landed(u64);
+        impl Drop for Landed {
+            fn drop(&mut self) {
+                lock(&IN_FLIGHT).retain(|&(seq, _, _)| seq != self.0);
+            }
+        }
+        let _landed = Landed(self.seq);
+        (cleanup.job)();
+        DROPPED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -222,6 +238,22 @@ pub(crate) fn take_all() -> Vec<Cleanup> {
     finalizers.sort_unstable_by_key(|c| std::cmp::Reverse(c.seq));
     guards.append(&mut finalizers);
     guards
+}
+
+/// The guards running by their own drop right now, oldest first.
+pub(crate) fn in_flight() -> Vec<(Name, Instant)> {
+    lock(&IN_FLIGHT)
+        .iter()
+        .map(|&(_, name, started)| (name, started))
+        .collect()
+}
+
+/// The same, taken: the watchdog names them once, as abandoned.
+pub(crate) fn take_in_flight() -> Vec<(Name, Instant)> {
+    std::mem::take(&mut *lock(&IN_FLIGHT))
+        .into_iter()
+        .map(|(_, name, started)| (name, started))
+        .collect()
 }
 
 pub(crate) fn dropped_during_shutdown() -> usize {

@@ -104,37 +104,38 @@ pub(crate) fn in_cleanup() -> bool {
 
 /// Starts the shutdown for `reason` if nothing has started it yet: the
 /// budget's clock starts, waiters wake, the runtime thread starts watching.
+///
+/// All under the machine's lock, start line included: the thread that ends
+/// the shutdown takes that lock first, so it always knows whether a start
+/// line was printed (and so owes an end line).
 pub(crate) fn start(reason: ExitReason) -> bool {
+    let mut machine = lock(&MACHINE);
     if !state::begin(reason) {
         return false;
     }
     let reason = state::reason().unwrap_or(reason);
-    let announce = {
-        let mut machine = lock(&MACHINE);
-        if machine.phase == Phase::Running {
-            machine.phase = Phase::Draining;
-            machine.budget = Some(Budget::new(Instant::now(), machine.config.timeout));
-        }
-        machine.announced =
-            machine.watched && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
-        WATCH.notify_all();
-        machine.announced.then_some(machine.config.timeout)
-    };
-    crate::signals::wake();
-    if let Some(timeout) = announce {
+    if machine.phase == Phase::Running {
+        machine.phase = Phase::Draining;
+        machine.budget = Some(Budget::new(Instant::now(), machine.config.timeout));
+    }
+    machine.announced =
+        machine.watched && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
+    if machine.announced {
+        let timeout = Secs(machine.config.timeout);
         match reason {
             ExitReason::Signal(libc::SIGINT) => log::line(format_args!(
-                "SIGINT received, draining ({}); press Ctrl-C again to force",
-                Secs(timeout)
+                "SIGINT received, draining ({timeout}); press Ctrl-C again to force"
             )),
             ExitReason::Signal(sig) => log::line(format_args!(
-                "{} received, draining ({})",
-                SignalName(sig),
-                Secs(timeout)
+                "{} received, draining ({timeout})",
+                SignalName(sig)
             )),
-            _ => log::line(format_args!("requested, draining ({})", Secs(timeout))),
+            _ => log::line(format_args!("requested, draining ({timeout})")),
         }
     }
+    WATCH.notify_all();
+    drop(machine);
+    crate::signals::wake();
     true
 }
 
@@ -332,6 +333,13 @@ pub(crate) fn watch() -> ! {
         let mut wake_at = budget.hard().min(next_report);
         match machine.phase {
             Phase::Draining if now >= budget.body_until() => {
+                for (name, started) in registry::take_in_flight() {
+                    log::line(format_args!(
+                        "{name} hung, abandoned after {}",
+                        Secs(now - started)
+                    ));
+                    machine.hung += 1;
+                }
                 log::line(format_args!(
                     "main did not return within {}, running cleanups without it",
                     Secs(now - budget.start)
@@ -370,8 +378,14 @@ pub(crate) fn watch() -> ! {
             next_report = now + REPORT_EVERY;
             wake_at = wake_at.min(next_report);
             let left = Secs(budget.left(now));
-            match machine.running.as_ref() {
-                Some(running) => log::line(format_args!("running {}, {left} left", running.name)),
+            let dropping = registry::in_flight().first().map(|&(name, _)| name);
+            match machine
+                .running
+                .as_ref()
+                .map(|running| running.name)
+                .or(dropping)
+            {
+                Some(name) => log::line(format_args!("running {name}, {left} left")),
                 None if machine.phase == Phase::Draining => {
                     let (guards, finalizers) = registry::pending();
                     log::line(format_args!(

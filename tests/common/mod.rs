@@ -1,0 +1,614 @@
+//! Runs a fixture program (`tests/fixtures/*.rs`, built as the example
+//! `fixture_<name>`) as a real child process, waits for what it prints, sends
+//! it real signals, and reports how it ended.
+//!
+//! Every wait has a deadline ([`WATCHDOG`] after the spawn): a child that does
+//! not end by then is SIGKILLed and the test fails with what it printed. Only
+//! our own children are ever signalled, so tests can run in parallel.
+
+// Each test binary uses a different part of this harness.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use std::{fmt, thread};
+
+pub use libc::{SIGABRT, SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGUSR1};
+
+/// No child may live longer than this; a hang fails the test instead of CI.
+pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// The deadline tests give the runtime with `CLEANUP_TIMEOUT`, to stay fast.
+pub const TIMEOUT: &str = "2s";
+/// The same, as a duration, for the bounds on how long an end may take.
+pub const TIMEOUT_SECS: u64 = 2;
+/// A generous margin over the deadline: the machine is shared and noisy.
+pub const MARGIN: Duration = Duration::from_secs(6);
+
+/// The cargo profile a fixture is built with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// The profile this test binary was built with (`cargo test`'s).
+    Current,
+    /// `[profile.abort]` of the root Cargo.toml: `panic = "abort"`.
+    Abort,
+}
+
+/// The path of `fixture_<name>` built with `profile`, building it if needed.
+pub fn fixture_path(name: &str, profile: Profile) -> PathBuf {
+    example_path(&format!("fixture_{name}"), profile)
+}
+
+/// The path of the example `example` built with `profile`, building it if
+/// needed.
+pub fn example_path(example: &str, profile: Profile) -> PathBuf {
+    let dir = profile_dir(profile);
+    let path = dir.join("examples").join(example);
+    // Always ask cargo, once per test binary: `cargo test --test <name>`
+    // builds no example, so one built earlier may be stale. When nothing
+    // changed, cargo returns at once.
+    let name = dir.file_name().and_then(|name| name.to_str());
+    // The directory is named after the profile, but for `dev`.
+    let cargo_profile = match name {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => panic!("no profile directory in {}", dir.display()),
+    };
+    build_once(example, cargo_profile);
+    assert!(
+        path.exists(),
+        "built example `{example}` with `--profile {cargo_profile}`, but it is not at {}",
+        path.display()
+    );
+    path
+}
+
+/// `target/<profile>`: the test binary lives in `target/<profile>/deps/`.
+fn profile_dir(profile: Profile) -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the test binary");
+    let current = exe.parent().and_then(Path::parent).unwrap_or_else(|| {
+        panic!(
+            "test binary outside target/<profile>/deps: {}",
+            exe.display()
+        )
+    });
+    match profile {
+        Profile::Current => current.to_path_buf(),
+        Profile::Abort => current
+            .parent()
+            .expect("the target directory")
+            .join("abort"),
+    }
+}
+
+/// Runs `cargo build --example <example> --profile <profile>` once per test
+/// binary, example and profile. The target directory stays the one the
+/// outer cargo uses (`CARGO_TARGET_DIR` is inherited).
+fn build_once(example: &str, profile: &str) {
+    // Held during the build: one at a time, and never the same one twice.
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let key = format!("{example} --profile {profile}");
+    if built.contains(&key) {
+        return;
+    }
+    let output = Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "build",
+            "--quiet",
+            "--example",
+            example,
+            "--profile",
+            profile,
+        ])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run `cargo build --example {key}`: {err}"));
+    assert!(
+        output.status.success(),
+        "`cargo build --example {key}` failed ({}):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    built.push(key);
+}
+
+/// A program to start: a fixture, its arguments, its environment.
+pub struct Spawn {
+    command: Command,
+    what: String,
+}
+
+impl Spawn {
+    /// `fixture_<name>` of the current profile.
+    pub fn fixture(name: &str) -> Self {
+        Self::program(fixture_path(name, Profile::Current), name)
+    }
+
+    /// The example `name` (from `examples/`) of the current profile.
+    pub fn example(name: &str) -> Self {
+        Self::program(example_path(name, Profile::Current), name)
+    }
+
+    /// `fixture_<name>` built with `profile`.
+    pub fn fixture_with(name: &str, profile: Profile) -> Self {
+        Self::program(fixture_path(name, profile), name)
+    }
+
+    /// Any program (for `unshare … <fixture>`).
+    pub fn program(path: impl AsRef<std::ffi::OsStr>, what: &str) -> Self {
+        let mut command = Command::new(path);
+        // The runtime reads it: no value from the outer environment may leak in.
+        command.env_remove("CLEANUP_TIMEOUT");
+        // Panic messages without backtraces, whatever the caller has set.
+        command.env("RUST_BACKTRACE", "0");
+        Spawn {
+            command,
+            what: what.to_owned(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.what.push(' ');
+        self.what.push_str(&arg.as_ref().to_string_lossy());
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.what = format!("{key}={value} {}", self.what);
+        self.command.env(key, value);
+        self
+    }
+
+    /// `CLEANUP_TIMEOUT=2s`: keeps tests where something hangs fast.
+    pub fn short_timeout(self) -> Self {
+        self.env("CLEANUP_TIMEOUT", TIMEOUT)
+    }
+
+    pub fn start(mut self) -> Running {
+        self.command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self
+            .command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start `{}`: {err}", self.what));
+        let stdout = lines(child.stdout.take().expect("piped stdout"));
+        let stderr = lines(child.stderr.take().expect("piped stderr"));
+        Running {
+            what: self.what,
+            deadline: Instant::now() + WATCHDOG,
+            pid: child.id() as libc::pid_t,
+            child: Some(child),
+            stdout,
+            stderr,
+            first_signal: None,
+        }
+    }
+
+    /// Starts it and waits for its `ready` line.
+    pub fn start_ready(self) -> Running {
+        let mut running = self.start();
+        running.wait_stdout("ready");
+        running
+    }
+
+    /// Starts it and waits for it to end on its own (no signal).
+    pub fn run(self) -> Ended {
+        self.start().finish()
+    }
+}
+
+/// One output stream, read line by line on its own thread.
+struct Stream {
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    /// The reader thread is done: the stream reached its end.
+    closed: bool,
+}
+
+trait Pipe: Read + Send + 'static {}
+impl Pipe for ChildStdout {}
+impl Pipe for ChildStderr {}
+
+fn lines(pipe: impl Pipe) -> Stream {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&line);
+                    let text = text.strip_suffix('\n').unwrap_or(&text);
+                    if tx.send(text.to_owned()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Stream {
+        lines: rx,
+        seen: Vec::new(),
+        closed: false,
+    }
+}
+
+impl Stream {
+    /// Waits for a line matching `wanted` (it may have come already);
+    /// `Err` at the end of the stream or at `deadline`.
+    fn wait_for(
+        &mut self,
+        deadline: Instant,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<usize, &'static str> {
+        if let Some(index) = self.seen.iter().position(|line| wanted(line)) {
+            return Ok(index);
+        }
+        loop {
+            if self.closed {
+                return Err("the stream ended");
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let matched = wanted(&line);
+                    self.seen.push(line);
+                    if matched {
+                        return Ok(self.seen.len() - 1);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => self.closed = true,
+                Err(RecvTimeoutError::Timeout) => return Err("the watchdog's time ran out"),
+            }
+        }
+    }
+
+    /// Everything left, until the end of the stream or `deadline`.
+    fn drain(&mut self, deadline: Instant) {
+        while !self.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Disconnected) => self.closed = true,
+                Err(RecvTimeoutError::Timeout) => return,
+            }
+        }
+    }
+}
+
+/// A child still running (or not yet reaped).
+pub struct Running {
+    what: String,
+    deadline: Instant,
+    pid: libc::pid_t,
+    child: Option<Child>,
+    stdout: Stream,
+    stderr: Stream,
+    first_signal: Option<Instant>,
+}
+
+impl Running {
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Waits for this exact line on stdout; fails the test if the program
+    /// ends, or the watchdog's time runs out, first.
+    #[track_caller]
+    pub fn wait_stdout(&mut self, line: &str) {
+        if let Err(why) = self
+            .stdout
+            .wait_for(self.deadline, &|seen: &str| seen == line)
+        {
+            self.fail(&format!("waiting for `{line}` on stdout: {why}"));
+        }
+    }
+
+    /// Waits for a stdout line starting with `prefix`, and returns it.
+    #[track_caller]
+    pub fn wait_stdout_starting(&mut self, prefix: &str) -> String {
+        match self
+            .stdout
+            .wait_for(self.deadline, &|seen: &str| seen.starts_with(prefix))
+        {
+            Ok(index) => self.stdout.seen[index].clone(),
+            Err(why) => self.fail(&format!("waiting for `{prefix}…` on stdout: {why}")),
+        }
+    }
+
+    /// Waits for a stderr line containing `text`.
+    #[track_caller]
+    pub fn wait_stderr(&mut self, text: &str) {
+        if let Err(why) = self
+            .stderr
+            .wait_for(self.deadline, &|seen: &str| seen.contains(text))
+        {
+            self.fail(&format!("waiting for `{text}` on stderr: {why}"));
+        }
+    }
+
+    /// Sends `sig` to the child.
+    #[track_caller]
+    pub fn signal(&mut self, sig: libc::c_int) {
+        let pid = self.pid;
+        self.signal_pid(pid, sig);
+    }
+
+    /// Sends `sig` to `pid`, which must be this child or one of its
+    /// descendants (the fixture under `unshare`).
+    #[track_caller]
+    pub fn signal_pid(&mut self, pid: libc::pid_t, sig: libc::c_int) {
+        assert!(pid > 0, "refusing to signal pid {pid}");
+        self.first_signal.get_or_insert_with(Instant::now);
+        // SAFETY: kill(2) has no memory-safety preconditions. The pid is
+        // ours: our unreaped child (so not reused), or, under `unshare`, its
+        // child that has just printed a line (so alive).
+        let result = unsafe { libc::kill(pid, sig) };
+        if result != 0 {
+            let err = std::io::Error::last_os_error();
+            self.fail(&format!("kill({pid}, {sig}) failed: {err}"));
+        }
+    }
+
+    /// Waits for the child to end, then for the rest of its output.
+    #[track_caller]
+    pub fn finish(mut self) -> Ended {
+        let status = match self.wait_until(self.deadline) {
+            Some(status) => status,
+            None => self.fail("the watchdog's time ran out before the program ended"),
+        };
+        let ended_at = Instant::now();
+        // The pipes close when the process is gone; anything it started
+        // that still holds them gets a few seconds, not forever.
+        let drain_until = ended_at + Duration::from_secs(5);
+        self.stdout.drain(drain_until);
+        self.stderr.drain(drain_until);
+        Ended {
+            what: std::mem::take(&mut self.what),
+            stdout: std::mem::take(&mut self.stdout.seen),
+            stderr: std::mem::take(&mut self.stderr.seen).join("\n"),
+            status,
+            after_signal: self.first_signal.map(|at| ended_at - at),
+        }
+    }
+
+    /// Reaps the child if it ends before `until`.
+    fn wait_until(&mut self, until: Instant) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    self.child = None;
+                    return Some(status);
+                }
+                Ok(None) if Instant::now() >= until => return None,
+                Ok(None) => thread::sleep(Duration::from_millis(2)),
+                Err(err) => panic!("waiting for `{}`: {err}", self.what),
+            }
+        }
+    }
+
+    /// Kills the child, reaps it, and fails the test with what it printed.
+    #[track_caller]
+    fn fail(&mut self, why: &str) -> ! {
+        let status = self.kill_and_reap();
+        let until = Instant::now() + Duration::from_secs(2);
+        self.stdout.drain(until);
+        self.stderr.drain(until);
+        let status = status.map_or("already reaped".to_owned(), |s| describe(&s));
+        panic!(
+            "`{}`: {why}\n(child killed by the harness; {status})\n\
+             --- stdout ---\n{}\n--- stderr ---\n{}\n---",
+            self.what,
+            self.stdout.seen.join("\n"),
+            self.stderr.seen.join("\n"),
+        );
+    }
+
+    fn kill_and_reap(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = child.kill();
+        child.wait().ok()
+    }
+}
+
+impl Drop for Running {
+    /// A test that failed half-way leaves no process behind.
+    fn drop(&mut self) {
+        self.kill_and_reap();
+    }
+}
+
+/// How a child ended, and everything it printed.
+pub struct Ended {
+    what: String,
+    pub stdout: Vec<String>,
+    pub stderr: String,
+    pub status: ExitStatus,
+    /// From the first signal the harness sent to the moment the child was reaped.
+    pub after_signal: Option<Duration>,
+}
+
+fn describe(status: &ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}{}", signal_name(sig)),
+        _ => format!("{status:?}"),
+    }
+}
+
+fn signal_name(sig: libc::c_int) -> &'static str {
+    match sig {
+        SIGHUP => " (SIGHUP)",
+        SIGINT => " (SIGINT)",
+        SIGTERM => " (SIGTERM)",
+        SIGKILL => " (SIGKILL)",
+        SIGABRT => " (SIGABRT)",
+        SIGUSR1 => " (SIGUSR1)",
+        _ => "",
+    }
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "`{}` {}", self.what, describe(&self.status))?;
+        if let Some(after) = self.after_signal {
+            writeln!(f, "{after:?} after the first signal")?;
+        }
+        writeln!(f, "--- stdout ---")?;
+        for line in &self.stdout {
+            writeln!(f, "{line}")?;
+        }
+        writeln!(f, "--- stderr ---\n{}\n---", self.stderr)
+    }
+}
+
+impl Ended {
+    /// How many stdout lines are exactly `line`.
+    pub fn count(&self, line: &str) -> usize {
+        self.stdout.iter().filter(|seen| *seen == line).count()
+    }
+
+    /// Killed by `sig` (WIFSIGNALED, WTERMSIG == sig).
+    #[track_caller]
+    pub fn assert_killed_by(&self, sig: libc::c_int) -> &Self {
+        assert_eq!(
+            self.status.signal(),
+            Some(sig),
+            "expected death by signal {sig}{}\n{self}",
+            signal_name(sig)
+        );
+        self
+    }
+
+    /// Exited (WIFEXITED) with `code`.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "expected exit code {code}\n{self}"
+        );
+        self
+    }
+
+    /// Each of these lines printed exactly once.
+    #[track_caller]
+    pub fn assert_once(&self, lines: &[&str]) -> &Self {
+        for line in lines {
+            assert_eq!(
+                self.count(line),
+                1,
+                "expected `{line}` exactly once on stdout\n{self}"
+            );
+        }
+        self
+    }
+
+    /// None of these lines printed.
+    #[track_caller]
+    pub fn assert_absent(&self, lines: &[&str]) -> &Self {
+        for line in lines {
+            assert_eq!(
+                self.count(line),
+                0,
+                "expected no `{line}` on stdout\n{self}"
+            );
+        }
+        self
+    }
+
+    /// These lines printed exactly once each, in this order (other lines
+    /// may come between them).
+    #[track_caller]
+    pub fn assert_once_in_order(&self, lines: &[&str]) -> &Self {
+        self.assert_once(lines);
+        let positions: Vec<usize> = lines
+            .iter()
+            .map(|line| self.stdout.iter().position(|seen| seen == line).unwrap())
+            .collect();
+        assert!(
+            positions.windows(2).all(|pair| pair[0] < pair[1]),
+            "expected this order on stdout: {lines:?}\n{self}"
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_stderr_contains(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "expected `{text}` on stderr\n{self}"
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_stderr_lacks(&self, text: &str) -> &Self {
+        assert!(
+            !self.stderr.contains(text),
+            "expected no `{text}` on stderr\n{self}"
+        );
+        self
+    }
+
+    /// Asserts that one stderr line contains every one of `parts` (say, a
+    /// cleanup's name and what became of it).
+    #[track_caller]
+    pub fn assert_stderr_line(&self, parts: &[&str]) -> &Self {
+        assert!(
+            self.stderr
+                .lines()
+                .any(|line| parts.iter().all(|part| line.contains(part))),
+            "expected a stderr line with all of {parts:?}\n{self}"
+        );
+        self
+    }
+
+    /// Ended within `limit` of the first signal.
+    #[track_caller]
+    pub fn assert_ended_within(&self, limit: Duration) -> &Self {
+        let after = self
+            .after_signal
+            .expect("no signal was sent, so no time to measure");
+        assert!(
+            after < limit,
+            "expected the end within {limit:?} of the first signal, took {after:?}\n{self}"
+        );
+        self
+    }
+}
+
+/// The 1-based line of `tests/fixtures/<file>` holding `marker`, to check
+/// that the log names a cleanup by where it was made.
+pub fn fixture_line(file: &str, marker: &str) -> usize {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(file);
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+    let mut found = source
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains(marker));
+    let (index, _) = found
+        .next()
+        .unwrap_or_else(|| panic!("no `{marker}` in {}", path.display()));
+    assert!(
+        found.next().is_none(),
+        "`{marker}` appears more than once in {}",
+        path.display()
+    );
+    index + 1
+}
