@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `state` | is the process ending, and why? ([`checkpoint`], [`reason`], [`shield`]) |
 //! | `token` | how do threads and tasks wait for it? ([`ShutdownToken`]) |
+//! | `park` | where they sleep: a futex the signal handler wakes directly |
 //! | `registry` | what must run, exactly once? ([`guard`], [`on_exit`]) |
 //! | `signals` | the signal handler, the only code in signal context |
 //! | `shutdown` | the machine from the first signal to the exit, and its watchdog |
@@ -24,6 +25,7 @@ mod deadline;
 mod exit_status;
 mod hooks;
 mod log;
+mod park;
 mod registry;
 mod run;
 mod shutdown;

@@ -6,12 +6,16 @@
 //! whoever takes first is the only one that can run it.
 //!
 //! Guards live in a list per thread, so creating and dropping one never
-//! contends with another thread; the drain visits every thread's list.
+//! contends with another thread; the drain visits every thread's list. The
+//! lists are never freed: a finished thread's list goes back to a pool for
+//! the next thread, so a guard refers to its list by a plain `&'static` and
+//! costs no reference count. A guard made on a thread that then ended (and
+//! moved elsewhere) still finds its entry: entries are found by number.
 
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::state::lock;
@@ -20,9 +24,10 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// Creation order across all threads: guards and finalizers run newest first.
 static SEQ: AtomicU64 = AtomicU64::new(0);
-/// Every thread's guard list; a list outlives its thread while a guard made
-/// there is still alive (it may have moved to another thread).
-static THREADS: Mutex<Vec<Arc<Local>>> = Mutex::new(Vec::new());
+/// Every guard list ever made, for the drain.
+static LISTS: Mutex<Vec<&'static Local>> = Mutex::new(Vec::new());
+/// Lists of finished threads, ready for the next thread.
+static POOL: Mutex<Vec<&'static Local>> = Mutex::new(Vec::new());
 static FINALIZERS: Mutex<Vec<Cleanup>> = Mutex::new(Vec::new());
 /// Guards that ran by their own drop once shutdown had started (the end line
 /// counts them with those the drain ran).
@@ -33,22 +38,31 @@ static DROPPED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 static IN_FLIGHT: Mutex<Vec<(u64, Name, Instant)>> = Mutex::new(Vec::new());
 
 thread_local! {
-    static LOCAL: Arc<Local> = Local::register();
+    static LOCAL: Lease = Lease::take();
 }
 
 #[derive(Default)]
 struct Local {
-    guards: Mutex<Vec<Cleanup>>,
+    guards: spin::Mutex<Vec<Cleanup>>,
 }
 
-impl Local {
-    fn register() -> Arc<Local> {
-        let local = Arc::new(Local::default());
-        let mut threads = lock(&THREADS);
-        // Lists of finished threads with nothing left in them are dropped here.
-        threads.retain(|old| Arc::strong_count(old) > 1 || !lock(&old.guards).is_empty());
-        threads.push(Arc::clone(&local));
-        local
+/// This thread's use of a list; gives it back to the pool when the thread ends.
+struct Lease(&'static Local);
+
+impl Lease {
+    fn take() -> Lease {
+        if let Some(local) = lock(&POOL).pop() {
+            return Lease(local);
+        }
+        let local: &'static Local = Box::leak(Box::default());
+        lock(&LISTS).push(local);
+        Lease(local)
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        lock(&POOL).push(self.0);
     }
 }
 
@@ -99,8 +113,7 @@ impl fmt::Display for Name {
 
 /// Removes the cleanup numbered `seq`; newest-first search, since handles
 /// mostly go away in reverse order.
-fn take(list: &Mutex<Vec<Cleanup>>, seq: u64) -> Option<Cleanup> {
-    let mut list = lock(list);
+fn take(list: &mut Vec<Cleanup>, seq: u64) -> Option<Cleanup> {
     let index = list.iter().rposition(|c| c.seq == seq)?;
     Some(list.remove(index))
 }
@@ -125,7 +138,7 @@ fn take(list: &Mutex<Vec<Cleanup>>, seq: u64) -> Option<Cleanup> {
 /// second Ctrl-C, which asks for an exit without cleanup.
 #[must_use = "the guard runs its closure when dropped; `let _ = guard(..)` runs it at once"]
 pub struct Guard {
-    local: Arc<Local>,
+    local: &'static Local,
     seq: u64,
 }
 
@@ -135,12 +148,11 @@ pub fn guard<F>(f: F) -> Guard
 where
     F: FnOnce() + Send + 'static,
 {
+    crate::run::ensure_runtime();
     let cleanup = Cleanup::new(Kind::Guard, Box::new(f));
     let seq = cleanup.seq;
-    let local = LOCAL.with(|local| {
-        lock(&local.guards).push(cleanup);
-        Arc::clone(local)
-    });
+    let local = LOCAL.with(|lease| lease.0);
+    local.guards.lock().push(cleanup);
     Guard { local, seq }
 }
 
@@ -153,7 +165,7 @@ impl Guard {
     /// ```
     pub fn disarm(self) {
         // Dropping the closure may run arbitrary Drop code: outside the lock.
-        let cleanup = take(&self.local.guards, self.seq);
+        let cleanup = take(&mut self.local.guards.lock(), self.seq);
         std::mem::forget(self);
         drop(cleanup);
     }
@@ -161,7 +173,8 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let Some(cleanup) = take(&self.local.guards, self.seq) else {
+        let taken = take(&mut self.local.guards.lock(), self.seq);
+        let Some(cleanup) = taken else {
             return;
         };
         if !crate::state::is_shutting_down() {
@@ -208,6 +221,7 @@ where
     F: FnOnce() + Send + 'static,
 {
     crate::hooks::install_process_exit_hook();
+    crate::run::ensure_runtime();
     let cleanup = Cleanup::new(Kind::Finalizer, Box::new(f));
     let seq = cleanup.seq;
     lock(&FINALIZERS).push(cleanup);
@@ -222,16 +236,16 @@ impl Finalizer {
     /// finalizer.cancel();
     /// ```
     pub fn cancel(self) {
-        drop(take(&FINALIZERS, self.seq));
+        drop(take(&mut lock(&FINALIZERS), self.seq));
     }
 }
 
 /// Takes every cleanup still armed: guards newest first, then finalizers
 /// newest first. From here on, their handles find nothing to run.
 pub(crate) fn take_all() -> Vec<Cleanup> {
-    let mut guards: Vec<Cleanup> = lock(&THREADS)
+    let mut guards: Vec<Cleanup> = lock(&LISTS)
         .iter()
-        .flat_map(|local| std::mem::take(&mut *lock(&local.guards)))
+        .flat_map(|local| std::mem::take(&mut *local.guards.lock()))
         .collect();
     guards.sort_unstable_by_key(|c| std::cmp::Reverse(c.seq));
     let mut finalizers = std::mem::take(&mut *lock(&FINALIZERS));
@@ -262,9 +276,9 @@ pub(crate) fn dropped_during_shutdown() -> usize {
 
 /// How many guards and finalizers are still armed, for the progress lines.
 pub(crate) fn pending() -> (usize, usize) {
-    let guards = lock(&THREADS)
+    let guards = lock(&LISTS)
         .iter()
-        .map(|local| lock(&local.guards).len())
+        .map(|local| local.guards.lock().len())
         .sum();
     (guards, lock(&FINALIZERS).len())
 }
@@ -274,7 +288,7 @@ mod tests {
     // The registry is global: these are the only unit tests that make cleanups,
     // and they run one after another under TEST_LOCK.
     use super::*;
-    use std::sync::Barrier;
+    use std::sync::{Arc, Barrier};
 
     static TEST_LOCK: Mutex<()> = Mutex::new(());
 

@@ -8,7 +8,7 @@ use std::os::unix::io::AsRawFd as _;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{ExitCode, Termination};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::{self, ThreadId};
 
 use once_cell::sync::OnceCell;
@@ -22,6 +22,11 @@ use crate::{hooks, log, shutdown, signals};
 static MAIN: OnceCell<ThreadId> = OnceCell::new();
 /// The write end of the wake-up pipe, kept open for the process's life.
 static WAKE: OnceCell<UnixStream> = OnceCell::new();
+/// Whether a runtime thread is wanted and running: one load on the hot path.
+static RUNTIME: AtomicU8 = AtomicU8::new(NOT_INSTALLED);
+const NOT_INSTALLED: u8 = 0;
+const NOT_STARTED: u8 = 1;
+const RUNNING: u8 = 2;
 
 /// The payload [`exit`] unwinds `main` with.
 struct ExitUnwind(i32);
@@ -67,34 +72,62 @@ fn install(config: Config) {
     let _ = MAIN.set(thread::current().id());
     hooks::install_panic_hook();
     hooks::install_process_exit_hook();
-    let watched = match start_runtime_thread() {
-        Ok(()) => true,
-        Err(err) => {
-            log::always(format_args!(
-                "cleanup: cannot start the runtime thread ({err}); \
-                 signals keep their default action and the deadline is not enforced"
-            ));
-            false
-        }
-    };
-    shutdown::configure(config, watched);
-    if watched {
-        if let Err(err) = signals::install(config.signals) {
-            log::always(format_args!(
-                "cleanup: cannot install signal handlers ({err})"
-            ));
-        }
+    shutdown::configure(config);
+    let _ = RUNTIME.compare_exchange(
+        NOT_INSTALLED,
+        NOT_STARTED,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    if let Err(err) = signals::install(config.signals, config.timeout, config.exit) {
+        log::always(format_args!(
+            "cleanup: cannot install signal handlers ({err})"
+        ));
+    }
+    if !signals::has_timer() {
+        // No deadline timer here: the runtime thread must watch from the start.
+        ensure_runtime();
     }
 }
 
-fn start_runtime_thread() -> std::io::Result<()> {
+/// Starts the runtime thread if the program runs under `#[graceful_main]`
+/// and it is not running yet. Called where there starts to be something to
+/// watch: the first guard or finalizer, a requested shutdown, a drain with
+/// work. Costs one relaxed load once it runs.
+#[inline]
+pub(crate) fn ensure_runtime() {
+    if RUNTIME.load(Ordering::Relaxed) == NOT_STARTED {
+        start_runtime();
+    }
+}
+
+#[cold]
+fn start_runtime() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| match spawn_runtime_thread() {
+        Ok(()) => {
+            RUNTIME.store(RUNNING, Ordering::SeqCst);
+            signals::set_watched();
+        }
+        Err(err) => log::always(format_args!(
+            "cleanup: cannot start the runtime thread ({err}); \
+             a stuck main keeps its cleanups from running"
+        )),
+    });
+}
+
+fn spawn_runtime_thread() -> std::io::Result<()> {
     let (tx, rx) = UnixStream::pair()?;
     tx.set_nonblocking(true)?;
     signals::set_wake_fd(tx.as_raw_fd());
     let _ = WAKE.set(tx);
+    let signals = shutdown::signals();
     thread::Builder::new()
         .name("cleanup-runtime".into())
-        .spawn(move || runtime_thread(rx))?;
+        .spawn(move || {
+            signals::block_on_this_thread(signals);
+            runtime_thread(rx)
+        })?;
     Ok(())
 }
 
@@ -176,6 +209,7 @@ fn code_of(code: ExitCode) -> i32 {
 /// assert_eq!(cleanup_core::reason(), Some(cleanup_core::ExitReason::Requested));
 /// ```
 pub fn request_shutdown() {
+    ensure_runtime();
     shutdown::start(ExitReason::Requested);
 }
 

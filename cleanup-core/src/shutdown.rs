@@ -39,8 +39,8 @@ enum Phase {
 struct Machine {
     phase: Phase,
     config: Config,
-    /// A runtime thread exists to watch the deadline (under `graceful_main`).
-    watched: bool,
+    /// The program runs under `#[graceful_main]`.
+    installed: bool,
     budget: Option<Budget>,
     /// The exit code the body ended with, once it has.
     body_code: Option<i32>,
@@ -70,7 +70,7 @@ struct Running {
 static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     phase: Phase::Running,
     config: Config::new(),
-    watched: false,
+    installed: false,
     budget: None,
     body_code: None,
     body_late: false,
@@ -92,10 +92,14 @@ thread_local! {
     static IN_CLEANUP: Cell<bool> = const { Cell::new(false) };
 }
 
-pub(crate) fn configure(config: Config, watched: bool) {
+pub(crate) fn configure(config: Config) {
     let mut machine = lock(&MACHINE);
     machine.config = config;
-    machine.watched = watched;
+    machine.installed = true;
+}
+
+pub(crate) fn signals() -> &'static [i32] {
+    lock(&MACHINE).config.signals
 }
 
 pub(crate) fn in_cleanup() -> bool {
@@ -105,9 +109,9 @@ pub(crate) fn in_cleanup() -> bool {
 /// Starts the shutdown for `reason` if nothing has started it yet: the
 /// budget's clock starts, waiters wake, the runtime thread starts watching.
 ///
-/// All under the machine's lock, start line included: the thread that ends
-/// the shutdown takes that lock first, so it always knows whether a start
-/// line was printed (and so owes an end line).
+/// All under the machine's lock: the thread that ends the shutdown takes
+/// that lock first, so it always knows whether a start line was printed (and
+/// so owes an end line).
 pub(crate) fn start(reason: ExitReason) -> bool {
     let mut machine = lock(&MACHINE);
     if !state::begin(reason) {
@@ -119,19 +123,13 @@ pub(crate) fn start(reason: ExitReason) -> bool {
         machine.budget = Some(Budget::new(Instant::now(), machine.config.timeout));
     }
     machine.announced =
-        machine.watched && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
-    if machine.announced {
-        let timeout = Secs(machine.config.timeout);
-        match reason {
-            ExitReason::Signal(libc::SIGINT) => log::line(format_args!(
-                "SIGINT received, draining ({timeout}); press Ctrl-C again to force"
-            )),
-            ExitReason::Signal(sig) => log::line(format_args!(
-                "{} received, draining ({timeout})",
-                SignalName(sig)
-            )),
-            _ => log::line(format_args!("requested, draining ({timeout})")),
-        }
+        machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
+    // A signal's start line was printed by the handler itself.
+    if machine.announced && reason == ExitReason::Requested {
+        log::line(format_args!(
+            "requested, draining ({})",
+            Secs(machine.config.timeout)
+        ));
     }
     WATCH.notify_all();
     drop(machine);
@@ -144,14 +142,19 @@ pub(crate) fn start(reason: ExitReason) -> bool {
 /// already owns the shutdown's end (this one should then wait for it).
 pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
     start(reason);
-    let id = {
+    let (id, work) = {
         let mut machine = lock(&MACHINE);
         if matches!(machine.phase, Phase::Cleaning | Phase::Exiting) {
             return None;
         }
         machine.body_code = Some(code);
-        begin_cleaning(&mut machine)
+        let id = begin_cleaning(&mut machine);
+        (id, !machine.jobs.is_empty())
     };
+    if work {
+        // Someone must be able to abandon a cleanup that hangs.
+        crate::run::ensure_runtime();
+    }
     execute(id).then(finish)
 }
 

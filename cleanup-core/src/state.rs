@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Set once the process is ending, by whatever ends it. Never cleared.
@@ -18,7 +18,6 @@ pub(crate) static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 pub(crate) static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 static REASON: Mutex<Option<ExitReason>> = Mutex::new(None);
-static CHANGED: Condvar = Condvar::new();
 
 thread_local! {
     static SHIELDS: Cell<usize> = const { Cell::new(0) };
@@ -166,8 +165,8 @@ pub(crate) fn begin(reason: ExitReason) -> bool {
     };
     *slot = Some(reason);
     SHUTTING_DOWN.store(true, Ordering::SeqCst);
-    CHANGED.notify_all();
     drop(slot);
+    crate::park::wake_all();
     crate::token::wake_all();
     true
 }
@@ -175,26 +174,16 @@ pub(crate) fn begin(reason: ExitReason) -> bool {
 /// Blocks until the process is shutting down or `until` passes. Returns
 /// whether it is shutting down.
 pub(crate) fn wait_until(until: Option<Instant>) -> bool {
-    let mut slot = lock(&REASON);
     loop {
-        // The handler sets the flag before the runtime thread takes this lock
-        // and notifies, so checking under the lock cannot miss the wake-up.
+        // The flag is set before the sleepers are woken, so checking it before
+        // each sleep cannot miss the wake-up.
         if is_shutting_down() {
             return true;
         }
-        match until {
-            None => slot = CHANGED.wait(slot).unwrap_or_else(PoisonError::into_inner),
-            Some(until) => {
-                let now = Instant::now();
-                if now >= until {
-                    return false;
-                }
-                slot = CHANGED
-                    .wait_timeout(slot, until - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
+        if until.is_some_and(|until| Instant::now() >= until) {
+            return false;
         }
+        crate::park::wait(until);
     }
 }
 

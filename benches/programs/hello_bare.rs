@@ -1,0 +1,2 @@
+//! Baseline for start-up: a plain `main` that does nothing.
+fn main() {}

@@ -1,0 +1,64 @@
+//! Programs with nothing to clean run without a runtime thread (so they die
+//! as fast as the default action would kill them); the deadline is then kept
+//! by a timer that the signal handler arms.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn program(scenario: &str) -> Spawn {
+    Spawn::fixture("nothing_registered").arg(scenario)
+}
+
+#[test]
+fn with_nothing_registered_sigterm_noticed_by_sleep_unwinds_main_and_dies_by_sigterm() {
+    let mut running = program("sleep").start_ready();
+    running.signal(SIGTERM);
+    running
+        .finish()
+        .assert_killed_by(SIGTERM)
+        .assert_once(&["stack:main"])
+        .assert_stderr_contains("shutdown: SIGTERM received, draining (10s)")
+        .assert_stderr_contains("exiting by SIGTERM")
+        .assert_ended_within(MARGIN);
+}
+
+#[test]
+fn with_nothing_registered_a_stuck_main_is_ended_by_the_deadline_timer() {
+    let mut running = program("stuck").short_timeout().start_ready();
+    running.signal(SIGTERM);
+    running
+        .finish()
+        .assert_killed_by(SIGTERM)
+        .assert_absent(&["stack:main"])
+        .assert_stderr_contains("deadline reached before main returned")
+        .assert_ended_within(Duration::from_secs(TIMEOUT_SECS) + MARGIN);
+}
+
+#[test]
+fn a_guard_made_after_the_signal_starts_the_runtime_which_runs_it_at_the_deadline() {
+    let mut running = program("late-guard").short_timeout().start_ready();
+    running.signal(SIGTERM);
+    running.wait_stdout("guard made");
+    let ended = running.finish();
+    ended
+        .assert_killed_by(SIGTERM)
+        .assert_once(&["guard:late"])
+        .assert_absent(&["stack:main"])
+        .assert_stderr_contains("main did not return within")
+        .assert_ended_within(Duration::from_secs(TIMEOUT_SECS) + MARGIN);
+}
+
+#[test]
+fn as_a_second_sigint_with_nothing_registered_kills_by_sigint_at_once() {
+    let mut running = program("stuck").env("CLEANUP_TIMEOUT", "60s").start_ready();
+    running.signal(SIGINT);
+    running.wait_stderr("press Ctrl-C again to force");
+    running.signal(SIGINT);
+    running
+        .finish()
+        .assert_killed_by(SIGINT)
+        .assert_ended_within(MARGIN);
+}
