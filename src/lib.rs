@@ -44,6 +44,21 @@
 //! | a second SIGINT (Ctrl-C again) | no | no more | killed by SIGINT, at once |
 //! | SIGKILL, OOM kill, power loss | no | no | 137 (nothing can run) |
 //!
+//! # Async main (feature `tokio`)
+//!
+//! `#[graceful_main] async fn main` builds a tokio runtime, as
+//! `#[tokio::main]` does (`flavor`, `worker_threads`). On a signal the
+//! [`token`] is cancelled (`token().cancelled()` is a future for any
+//! executor, ready for `axum::serve(..).with_graceful_shutdown(..)`); a `main`
+//! future that has not finished at its deadline is dropped, which runs every
+//! `Drop` it holds; spawned tasks get the rest of its share; a blocking task
+//! that never returns does not keep the process alive.
+//!
+//! # Worker threads
+//!
+//! [`thread::spawn`] starts a thread that gets the token and is joined within
+//! the budget before the cleanups run.
+//!
 //! # The deadline
 //!
 //! From the first signal the process is gone within `timeout` (default 10 s;
@@ -62,6 +77,8 @@
 //!     exit = "signal",             // "signal": re-raise; "code": exit 128+n;
 //!                                  // "zero": 0 after a clean shutdown
 //!     quiet,                       // no `shutdown: …` lines on stderr
+//!     flavor = "multi_thread",     // async fn main only: or "current_thread"
+//!     worker_threads = 4,          // async fn main only
 //! )]
 //! ```
 //!

@@ -15,11 +15,15 @@
 //! | `shutdown` | the machine from the first signal to the exit, and its watchdog |
 //! | `deadline` | how the timeout is shared between body and cleanups |
 //! | `exit_status` | how the process leaves (re-raise, code, PID 1) |
+//! | [`thread`] | worker threads joined within the budget |
 //! | `hooks` | `std::process::exit` and `panic = "abort"` |
 //! | `run` | the entry `#[graceful_main]` calls; [`request_shutdown`], [`exit`] |
+//! | `async_main` | the same for `async fn main` (feature `tokio`) |
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod async_main;
 mod config;
 mod deadline;
 mod exit_status;
@@ -31,6 +35,7 @@ mod run;
 mod shutdown;
 mod signals;
 mod state;
+pub mod thread;
 mod token;
 
 pub use config::TIMEOUT_ENV;
@@ -45,6 +50,8 @@ pub use token::{token, Cancelled, ShutdownToken};
 /// change in any release.
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(feature = "tokio")]
+    pub use crate::async_main::{run_async, Flavor};
     pub use crate::config::{Config, Exit};
     pub use crate::run::run;
     pub use libc::{SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};

@@ -45,19 +45,31 @@ struct ExitUnwind(i32);
 /// ```
 pub fn run<T: Termination + 'static>(config: Config, body: impl FnOnce() -> T) -> ! {
     install(config);
-    let (reason, code) = match catch_unwind(AssertUnwindSafe(body)) {
+    finish_body(catch_unwind(AssertUnwindSafe(body)))
+}
+
+/// What happens once `main`'s body has returned or unwound.
+fn finish_body<T: Termination + 'static>(outcome: std::thread::Result<T>) -> ! {
+    let (reason, code) = settle_outcome(outcome);
+    end_here(reason, code)
+}
+
+/// Why the process ends and with which code, from how the body ended.
+pub(crate) fn settle_outcome<T: Termination + 'static>(
+    outcome: std::thread::Result<T>,
+) -> (ExitReason, i32) {
+    match outcome {
         Ok(value) => settle(value),
         Err(payload) => match payload.downcast_ref::<ExitUnwind>() {
             Some(&ExitUnwind(code)) => (ExitReason::Exit(code), code),
             None => (ExitReason::Panic, 101),
         },
-    };
-    end_here(reason, code)
+    }
 }
 
 /// Runs the cleanups on this thread and leaves; if another thread already
 /// owns the shutdown's end, waits for it to end the process.
-fn end_here(reason: ExitReason, code: i32) -> ! {
+pub(crate) fn end_here(reason: ExitReason, code: i32) -> ! {
     match shutdown::clean_up_here(reason, code) {
         Some(ending) => ending.leave(),
         None => loop {
@@ -66,7 +78,7 @@ fn end_here(reason: ExitReason, code: i32) -> ! {
     }
 }
 
-fn install(config: Config) {
+pub(crate) fn install(config: Config) {
     let config = config.with_env();
     log::set_quiet(config.quiet);
     let _ = MAIN.set(thread::current().id());

@@ -27,6 +27,9 @@ use crate::state::{self, lock, ExitReason};
 
 /// How often the runtime thread says what it is still waiting for.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// How long past the body's deadline the watchdog waits for an async `main`
+/// to be dropped by its own thread.
+const ASYNC_GRACE: Duration = Duration::from_millis(200);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -41,6 +44,12 @@ struct Machine {
     config: Config,
     /// The program runs under `#[graceful_main]`.
     installed: bool,
+    /// `main` is a future, which its own thread drops at the body's
+    /// deadline; the watchdog gives it a moment before going on without it.
+    async_body: bool,
+    /// `main` has returned; its thread is now waiting for these (worker
+    /// threads, spawned tasks) before the cleanups, within the body's share.
+    body_returned: Option<&'static str>,
     budget: Option<Budget>,
     /// The exit code the body ended with, once it has.
     body_code: Option<i32>,
@@ -71,6 +80,8 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     phase: Phase::Running,
     config: Config::new(),
     installed: false,
+    async_body: false,
+    body_returned: None,
     budget: None,
     body_code: None,
     body_late: false,
@@ -96,6 +107,29 @@ pub(crate) fn configure(config: Config) {
     let mut machine = lock(&MACHINE);
     machine.config = config;
     machine.installed = true;
+}
+
+#[cfg(feature = "tokio")]
+pub(crate) fn set_async_body() {
+    lock(&MACHINE).async_body = true;
+}
+
+/// `main` has returned (or its future was dropped) and its thread now waits
+/// for `what` within the body's share: the watchdog must not take over.
+pub(crate) fn set_body_returned(what: &'static str) {
+    lock(&MACHINE).body_returned = Some(what);
+}
+
+/// The async `main`'s future had to be dropped at its deadline: not clean.
+#[cfg(feature = "tokio")]
+pub(crate) fn set_body_late() {
+    lock(&MACHINE).body_late = true;
+}
+
+/// Until when `main` may run once a shutdown has started; `None` before.
+#[cfg(feature = "tokio")]
+pub(crate) fn body_deadline() -> Option<Instant> {
+    lock(&MACHINE).budget.map(|budget| budget.body_until())
 }
 
 pub(crate) fn signals() -> &'static [i32] {
@@ -142,6 +176,10 @@ pub(crate) fn start(reason: ExitReason) -> bool {
 /// already owns the shutdown's end (this one should then wait for it).
 pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
     start(reason);
+    if crate::thread::any_running() {
+        set_body_returned("worker threads");
+        join_workers();
+    }
     let (id, work) = {
         let mut machine = lock(&MACHINE);
         if matches!(machine.phase, Phase::Cleaning | Phase::Exiting) {
@@ -156,6 +194,23 @@ pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
         crate::run::ensure_runtime();
     }
     execute(id).then(finish)
+}
+
+/// Waits for the workers of `cleanup::thread::spawn` to return, within the
+/// body's share of the budget, so the cleanups never pull the floor from
+/// under a worker; names those that overstay.
+fn join_workers() {
+    let Some(until) = lock(&MACHINE).budget.map(|budget| budget.body_until()) else {
+        return;
+    };
+    let stuck = crate::thread::wait_for_workers(until);
+    if stuck.is_empty() {
+        return;
+    }
+    for worker in &stuck {
+        log::line(format_args!("{worker} did not return in time, left behind"));
+    }
+    lock(&MACHINE).hung += stuck.len();
 }
 
 /// Moves to `Cleaning`: takes every armed cleanup and names a new executor.
@@ -310,6 +365,19 @@ fn spawn_executor(id: u64) {
     }
 }
 
+/// When the watchdog stops waiting for `main`. When `main`'s own thread ends
+/// the body's share itself (an async `main` dropped at its deadline, or
+/// workers and tasks waited for after `main` returned), the watchdog leaves
+/// it a moment to do so, so that thread, not the watchdog, runs the cleanups.
+fn body_until(machine: &Machine, budget: &Budget) -> Instant {
+    let grace = if machine.async_body || machine.body_returned.is_some() {
+        ASYNC_GRACE.min(budget.hard().saturating_duration_since(budget.body_until()) / 2)
+    } else {
+        Duration::ZERO
+    };
+    budget.body_until() + grace
+}
+
 /// The runtime thread's work once shutdown has started: enforce the budget.
 /// Never returns: the process ends here at the hard deadline if not before.
 pub(crate) fn watch() -> ! {
@@ -335,7 +403,7 @@ pub(crate) fn watch() -> ! {
         }
         let mut wake_at = budget.hard().min(next_report);
         match machine.phase {
-            Phase::Draining if now >= budget.body_until() => {
+            Phase::Draining if now >= body_until(&machine, &budget) => {
                 for (name, started) in registry::take_in_flight() {
                     log::line(format_args!(
                         "{name} hung, abandoned after {}",
@@ -354,7 +422,7 @@ pub(crate) fn watch() -> ! {
                 machine = lock(&MACHINE);
                 continue;
             }
-            Phase::Draining => wake_at = wake_at.min(budget.body_until()),
+            Phase::Draining => wake_at = wake_at.min(body_until(&machine, &budget)),
             Phase::Cleaning => {
                 if let Some(running) = machine.running.as_ref() {
                     if now >= running.until {
@@ -389,6 +457,10 @@ pub(crate) fn watch() -> ! {
                 .or(dropping)
             {
                 Some(name) => log::line(format_args!("running {name}, {left} left")),
+                None if machine.phase == Phase::Draining && machine.body_returned.is_some() => {
+                    let what = machine.body_returned.unwrap_or_default();
+                    log::line(format_args!("waiting for {what} to finish, {left} left"));
+                }
                 None if machine.phase == Phase::Draining => {
                     let (guards, finalizers) = registry::pending();
                     log::line(format_args!(

@@ -83,6 +83,8 @@ impl Future for Cancelled {
         if state::is_shutting_down() {
             return Poll::Ready(());
         }
+        // A thread, not the signal handler, wakes the stored wakers.
+        crate::run::ensure_runtime();
         let mut wakers = lock(&WAKERS);
         // `wake_all` runs after the flag is set and takes this lock, so a
         // waker stored while the flag reads false is always woken.

@@ -1,10 +1,11 @@
 //! The attribute's arguments: `timeout = "5s", signals = "TERM,INT", exit =
-//! "code", quiet`, read first as `key [= value]` pairs, then checked into
-//! [`Args`].
+//! "code", quiet, flavor = "current_thread", worker_threads = 4`, read first as
+//! `key [= value]` pairs, then checked into [`Args`]. Rules between options,
+//! or between an option and the function, are in `check`.
 
 use proc_macro2::{Ident, Punct, Span, TokenStream, TokenTree};
 use quote::ToTokens;
-use syn::{Error, LitStr};
+use syn::{Error, LitInt, LitStr};
 
 use crate::duration;
 use crate::errors::Errors;
@@ -17,6 +18,16 @@ pub(crate) struct Args {
     pub(crate) signals: Option<Vec<Signal>>,
     pub(crate) exit: Option<Exit>,
     pub(crate) quiet: bool,
+    pub(crate) flavor: Option<Keyed<Flavor>>,
+    pub(crate) worker_threads: Option<Keyed<usize>>,
+}
+
+/// A value with the key it was given under, so that a rule between options
+/// can point at the key.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Keyed<T> {
+    pub(crate) key: Ident,
+    pub(crate) value: T,
 }
 
 /// `exit = "…"`: how the process ends after a signal-triggered shutdown.
@@ -37,6 +48,16 @@ impl Exit {
         }
     }
 }
+
+/// `flavor = "…"`: the tokio runtime `async fn main` runs on, as
+/// `#[tokio::main]` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    MultiThread,
+    CurrentThread,
+}
+
+const KEYS: &str = "`timeout`, `signals`, `exit`, `quiet`, `flavor`, `worker_threads`";
 
 const MALFORMED: &str = "expected `#[graceful_main]` or `#[graceful_main(timeout = \"5s\")]`";
 
@@ -90,11 +111,41 @@ pub(crate) fn parse(tokens: TokenStream) -> Result<Args, Error> {
                 Ok(())
             }),
             "quiet" => arg.flag().map(|()| args.quiet = true),
+            "flavor" => arg.string("flavor = \"current_thread\"").and_then(|lit| {
+                let value = match lit.value().as_str() {
+                    "multi_thread" => Flavor::MultiThread,
+                    "current_thread" => Flavor::CurrentThread,
+                    other => {
+                        return Err(Error::new(
+                            lit.span(),
+                            format!(
+                            "unknown flavor `{other}`, expected `multi_thread` or `current_thread`"
+                        ),
+                        ))
+                    }
+                };
+                args.flavor = Some(arg.keyed(value));
+                Ok(())
+            }),
+            "worker_threads" => arg.integer("worker_threads = 4").and_then(|lit| {
+                let value = lit.base10_parse::<usize>().map_err(|_| {
+                    Error::new(
+                        lit.span(),
+                        format!("`{}` is too many `worker_threads`", lit.base10_digits()),
+                    )
+                })?;
+                if value == 0 {
+                    return Err(Error::new(
+                        lit.span(),
+                        "`worker_threads` cannot be zero, use at least `1`",
+                    ));
+                }
+                args.worker_threads = Some(arg.keyed(value));
+                Ok(())
+            }),
             _ => Err(Error::new(
                 arg.key.span(),
-                format!(
-                    "unknown argument `{key}`, expected one of `timeout`, `signals`, `exit`, `quiet`"
-                ),
+                format!("unknown argument `{key}`, expected one of {KEYS}"),
             )),
         };
         if let Err(error) = result {
@@ -146,7 +197,16 @@ fn split(tokens: TokenStream) -> Result<Vec<RawArg>, Error> {
 impl RawArg {
     /// The value as a string literal; `example` shows the user one.
     fn string(&self, example: &str) -> Result<LitStr, Error> {
-        let message = format!("expected a string such as `{example}`");
+        self.literal(&format!("expected a string such as `{example}`"))
+    }
+
+    /// The value as an integer literal; `example` shows the user one.
+    fn integer(&self, example: &str) -> Result<LitInt, Error> {
+        self.literal(&format!("expected an integer such as `{example}`"))
+    }
+
+    /// The value as one literal of the kind `L`, or `message` at what is there.
+    fn literal<L: syn::parse::Parse>(&self, message: &str) -> Result<L, Error> {
         match &self.value {
             None => Err(Error::new(self.key.span(), message)),
             Some((eq, value)) => match value.as_slice() {
@@ -158,6 +218,13 @@ impl RawArg {
                     message,
                 )),
             },
+        }
+    }
+
+    fn keyed<T>(&self, value: T) -> Keyed<T> {
+        Keyed {
+            key: self.key.clone(),
+            value,
         }
     }
 
@@ -187,8 +254,9 @@ fn malformed(span: Span) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, Args, Exit};
+    use super::{parse, Args, Exit, Flavor, Keyed};
     use crate::signals::Signal;
+    use proc_macro2::{Ident, Span};
     use quote::quote;
 
     fn message(tokens: proc_macro2::TokenStream) -> String {
@@ -208,9 +276,17 @@ mod tests {
             timeout = "5s",
             signals = "TERM,INT",
             exit = "code",
-            quiet
+            quiet,
+            flavor = "multi_thread",
+            worker_threads = 4
         ))
         .unwrap();
+        fn keyed<T>(key: &str, value: T) -> Keyed<T> {
+            Keyed {
+                key: Ident::new(key, Span::call_site()),
+                value,
+            }
+        }
         assert_eq!(
             args,
             Args {
@@ -218,7 +294,63 @@ mod tests {
                 signals: Some(vec![Signal::Term, Signal::Int]),
                 exit: Some(Exit::Code),
                 quiet: true,
+                flavor: Some(keyed("flavor", Flavor::MultiThread)),
+                worker_threads: Some(keyed("worker_threads", 4)),
             }
+        );
+    }
+
+    #[test]
+    fn runtime_options() {
+        let flavor = |tokens| parse(tokens).unwrap().flavor.map(|flavor| flavor.value);
+        assert_eq!(flavor(quote!()), None);
+        assert_eq!(
+            flavor(quote!(flavor = "current_thread")),
+            Some(Flavor::CurrentThread)
+        );
+        assert_eq!(
+            flavor(quote!(flavor = "multi_thread")),
+            Some(Flavor::MultiThread)
+        );
+        let threads = |tokens| {
+            parse(tokens)
+                .unwrap()
+                .worker_threads
+                .map(|threads| threads.value)
+        };
+        assert_eq!(threads(quote!(worker_threads = 1)), Some(1));
+        assert_eq!(threads(quote!(worker_threads = 0x10)), Some(16));
+        assert_eq!(threads(quote!(worker_threads = 8usize)), Some(8));
+    }
+
+    #[test]
+    fn bad_runtime_options() {
+        assert_eq!(
+            message(quote!(flavor = "single_thread")),
+            "unknown flavor `single_thread`, expected `multi_thread` or `current_thread`"
+        );
+        assert_eq!(
+            message(quote!(flavor = current_thread)),
+            "expected a string such as `flavor = \"current_thread\"`"
+        );
+        let not_an_integer = "expected an integer such as `worker_threads = 4`";
+        assert_eq!(message(quote!(worker_threads = "4")), not_an_integer);
+        assert_eq!(message(quote!(worker_threads = 4.0)), not_an_integer);
+        assert_eq!(message(quote!(worker_threads = -1)), not_an_integer);
+        assert_eq!(message(quote!(worker_threads = N)), not_an_integer);
+        assert_eq!(message(quote!(worker_threads)), not_an_integer);
+        assert_eq!(message(quote!(worker_threads =)), not_an_integer);
+        assert_eq!(
+            message(quote!(worker_threads = 0)),
+            "`worker_threads` cannot be zero, use at least `1`"
+        );
+        assert_eq!(
+            message(quote!(worker_threads = 99999999999999999999999)),
+            "`99999999999999999999999` is too many `worker_threads`"
+        );
+        assert_eq!(
+            message(quote!(worker_threads = 2, worker_threads = 2)),
+            "duplicate `worker_threads` argument"
         );
     }
 
@@ -238,7 +370,8 @@ mod tests {
     fn unknown_argument() {
         assert_eq!(
             message(quote!(timout = "5s")),
-            "unknown argument `timout`, expected one of `timeout`, `signals`, `exit`, `quiet`"
+            "unknown argument `timout`, expected one of `timeout`, `signals`, `exit`, `quiet`, \
+             `flavor`, `worker_threads`"
         );
         assert!(message(quote!(verbose)).starts_with("unknown argument `verbose`"));
     }
@@ -306,7 +439,8 @@ mod tests {
             message(quote!(timeout = "0s", exit = "never", verbose)),
             "a zero timeout would skip all cleanup, use at least `1ms`\n\
              unknown exit policy `never`, expected `signal`, `code` or `zero`\n\
-             unknown argument `verbose`, expected one of `timeout`, `signals`, `exit`, `quiet`"
+             unknown argument `verbose`, expected one of `timeout`, `signals`, `exit`, `quiet`, \
+             `flavor`, `worker_threads`"
         );
     }
 

@@ -1,7 +1,10 @@
-//! Whether the function is a `main` the attribute can wrap.
+//! Whether the function is a `main` the attribute can wrap, and whether the
+//! options fit it and each other.
 
+use proc_macro2::Ident;
 use syn::Error;
 
+use crate::args::{Args, Flavor};
 use crate::errors::Errors;
 use crate::item::ItemFn;
 
@@ -25,18 +28,20 @@ pub(crate) fn check(item: &ItemFn) -> Result<(), Problem> {
     }
     let mut errors = Errors::default();
     for qualifier in &item.qualifiers {
-        errors.push(if qualifier == "async" {
-            // Until the `tokio` feature exists, no build of `cleanup` takes it.
-            Error::new(
-                qualifier.span(),
-                "`async fn main` requires the `tokio` feature of `cleanup`",
-            )
+        if qualifier == "async" {
+            // The facade's `tokio` feature turns ours on with the runtime's.
+            if !cfg!(feature = "tokio") {
+                errors.push(Error::new(
+                    qualifier.span(),
+                    "`async fn main` requires the `tokio` feature of `cleanup`",
+                ));
+            }
         } else {
-            Error::new(
+            errors.push(Error::new(
                 qualifier.span(),
                 format!("`#[graceful_main]` does not support `{qualifier} fn main`"),
-            )
-        });
+            ));
+        }
     }
     if let Some(generics) = &item.generics {
         errors.push(Error::new_spanned(
@@ -57,4 +62,108 @@ pub(crate) fn check(item: &ItemFn) -> Result<(), Problem> {
         ));
     }
     errors.finish().map_err(Problem::Signature)
+}
+
+/// The rules between options, and between an option and a `main` that
+/// [`check`] accepted. Each error points at the key that breaks the rule.
+pub(crate) fn options(args: &Args, item: &ItemFn) -> Result<(), Error> {
+    let mut errors = Errors::default();
+    if !item.is_async() {
+        let async_only = |key: &Ident| {
+            Error::new(
+                key.span(),
+                format!("`{key}` applies to `async fn main` only"),
+            )
+        };
+        if let Some(flavor) = &args.flavor {
+            errors.push(async_only(&flavor.key));
+        }
+        if let Some(threads) = &args.worker_threads {
+            errors.push(async_only(&threads.key));
+        }
+    } else if let (Some(flavor), Some(threads)) = (&args.flavor, &args.worker_threads) {
+        if flavor.value == Flavor::CurrentThread {
+            errors.push(Error::new(
+                threads.key.span(),
+                "`worker_threads` applies to the `multi_thread` flavor only, \
+                 a `current_thread` runtime runs on `main`'s thread",
+            ));
+        }
+    }
+    errors.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::options;
+    use crate::{args, item};
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn message(args: TokenStream, item: TokenStream) -> Option<String> {
+        let args = args::parse(args).unwrap();
+        let item = item::parse(item).unwrap();
+        let error = options(&args, &item).err()?;
+        let messages: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
+        Some(messages.join("\n"))
+    }
+
+    #[test]
+    fn runtime_options_on_async_main() {
+        let main = quote!(
+            async fn main() {}
+        );
+        for args in [
+            quote!(),
+            quote!(flavor = "current_thread"),
+            quote!(flavor = "multi_thread", worker_threads = 2),
+            quote!(worker_threads = 2),
+        ] {
+            assert_eq!(message(args.clone(), main.clone()), None, "{args}");
+        }
+    }
+
+    #[test]
+    fn worker_threads_with_current_thread() {
+        let expected = "`worker_threads` applies to the `multi_thread` flavor only, \
+                        a `current_thread` runtime runs on `main`'s thread";
+        for args in [
+            quote!(flavor = "current_thread", worker_threads = 2),
+            quote!(worker_threads = 2, flavor = "current_thread"),
+        ] {
+            assert_eq!(
+                message(
+                    args,
+                    quote!(
+                        async fn main() {}
+                    )
+                )
+                .as_deref(),
+                Some(expected)
+            );
+        }
+    }
+
+    #[test]
+    fn runtime_options_on_sync_main() {
+        let main = quote!(
+            fn main() {}
+        );
+        assert_eq!(message(quote!(timeout = "1s", quiet), main.clone()), None);
+        assert_eq!(
+            message(quote!(flavor = "multi_thread"), main.clone()).as_deref(),
+            Some("`flavor` applies to `async fn main` only")
+        );
+        assert_eq!(
+            message(
+                quote!(flavor = "current_thread", worker_threads = 2),
+                main.clone()
+            )
+            .as_deref(),
+            Some(
+                "`flavor` applies to `async fn main` only\n\
+                 `worker_threads` applies to `async fn main` only"
+            )
+        );
+    }
 }

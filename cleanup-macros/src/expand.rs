@@ -1,12 +1,12 @@
 //! The generated code, and what to emit instead when the input is wrong.
 
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Group, Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use crate::args::{self, Args};
+use crate::args::{self, Args, Flavor};
 use crate::check::{self, Problem};
 use crate::errors::Errors;
-use crate::item::{self, ItemFn};
+use crate::item::{self, ItemFn, ReturnType};
 
 /// `#[graceful_main(args)] item` → the rewritten `main`.
 ///
@@ -26,7 +26,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             item
         }
         Ok(function) => match check::check(&function) {
-            Ok(()) => graceful_main(&args, function),
+            Ok(()) => {
+                if let Err(error) = check::options(&args, &function) {
+                    errors.push(error);
+                }
+                graceful_main(&args, function)
+            }
             // Some other function: leave it be.
             Err(Problem::NotMain(error)) => {
                 errors.push(error);
@@ -44,9 +49,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     output
 }
 
-/// The rewrite proper: the body becomes a closure handed to the runtime.
+/// The rewrite proper: the body becomes a closure, or for `async fn main` a
+/// future, handed to the runtime.
 fn graceful_main(args: &Args, mut function: ItemFn) -> TokenStream {
     let inner_attrs = function.take_inner_attrs();
+    let is_async = function.is_async();
     let ItemFn {
         attrs,
         vis,
@@ -57,26 +64,77 @@ fn graceful_main(args: &Args, mut function: ItemFn) -> TokenStream {
         body,
         ..
     } = function;
+    let config = config(args);
+    let run = if is_async {
+        run_async(args, config, output.as_ref(), &body)
+    } else {
+        run(config, output.as_ref(), &body)
+    };
+    quote! {
+        #(#attrs)*
+        #vis #fn_token #ident #inputs #output {
+            #(#inner_attrs)*
+            #run
+        }
+    }
+}
+
+/// `fn main`: the body runs as a closure.
+fn run(config: TokenStream, output: Option<&ReturnType>, body: &Group) -> TokenStream {
     // The closure returns what `main` declares, so the body type-checks as it
     // would in `main` (`fn main() { 0 }` is "expected `()`" at the `0`, not a
     // `Termination` error) and `?` infers its error type. A closure cannot
     // name an `impl Trait` type: that one is inferred. The generated tokens
     // are spanned at the attribute, so an error about them points there.
-    let closure = match &output {
+    let closure = match output {
         None => quote!(move || -> () #body),
         Some(output) if output.has_impl() => quote!(move || #body),
         Some(output) => quote!(move || #output #body),
     };
-    let config = config(args);
     quote! {
-        #(#attrs)*
-        #vis #fn_token #ident #inputs #output {
-            #(#inner_attrs)*
-            ::cleanup::__private::run(
-                #config,
-                #closure,
-            )
+        ::cleanup::__private::run(
+            #config,
+            #closure,
+        )
+    }
+}
+
+/// `async fn main`: the body runs as an `async move` block on the runtime
+/// `flavor` asks for.
+fn run_async(
+    args: &Args,
+    config: TokenStream,
+    output: Option<&ReturnType>,
+    body: &Group,
+) -> TokenStream {
+    // An `async` block's output type cannot be written on the block. The
+    // typed `let` names it (`#[tokio::main]` does the same with `pin!`), so
+    // the future is known to produce `main`'s return type; the block's own
+    // return expressions still decide what it infers, so a body that returns
+    // `Err(Box::new(e))` for `Box<dyn Error>` needs `.into()`, as with tokio.
+    // The box costs one allocation, once. `impl Trait` cannot be named there
+    // either: that one is inferred.
+    let body = match output {
+        Some(output) if output.has_impl() => quote! {
+            let body = ::std::boxed::Box::pin(async move #body);
+        },
+        _ => {
+            let ty = output.map_or_else(|| quote!(()), |output| output.ty.clone());
+            quote! {
+                let body: ::core::pin::Pin<
+                    ::std::boxed::Box<dyn ::core::future::Future<Output = #ty>>,
+                > = ::std::boxed::Box::pin(async move #body);
+            }
         }
+    };
+    let flavor = flavor(args);
+    quote! {
+        #body
+        ::cleanup::__private::run_async(
+            #config,
+            #flavor,
+            body,
+        )
     }
 }
 
@@ -103,10 +161,29 @@ fn config(args: &Args) -> TokenStream {
     config
 }
 
+/// `Flavor::CurrentThread`, or `Flavor::MultiThread` with the number of
+/// worker threads when given.
+fn flavor(args: &Args) -> TokenStream {
+    match args.flavor.as_ref().map(|flavor| flavor.value) {
+        Some(Flavor::CurrentThread) => quote!(::cleanup::__private::Flavor::CurrentThread),
+        None | Some(Flavor::MultiThread) => {
+            let threads = match &args.worker_threads {
+                Some(threads) => {
+                    let threads = Literal::usize_unsuffixed(threads.value);
+                    quote!(::core::option::Option::Some(#threads))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(::cleanup::__private::Flavor::MultiThread { worker_threads: #threads })
+        }
+    }
+}
+
 /// A `main` whose signature Rust itself rejects (arguments, generics, a
-/// `where` clause) or the attribute cannot run yet (`async`). Emitting it as
-/// it is would add rustc's own error to ours, so it is kept out of sight in a
-/// `const _` block, still type-checked, and an empty `main` stands in for it.
+/// `where` clause) or the attribute cannot run in this build (`async` without
+/// the `tokio` feature). Emitting it as it is would add rustc's own error to
+/// ours, so it is kept out of sight in a `const _` block, still type-checked,
+/// and an empty `main` stands in for it.
 fn hidden(function: &ItemFn) -> TokenStream {
     let original = function.to_original();
     let vis = &function.vis;

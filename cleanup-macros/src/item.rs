@@ -53,6 +53,10 @@ impl ToTokens for ReturnType {
 }
 
 impl ItemFn {
+    pub(crate) fn is_async(&self) -> bool {
+        self.qualifiers.iter().any(|qualifier| qualifier == "async")
+    }
+
     /// The item as the user wrote it.
     pub(crate) fn to_original(&self) -> TokenStream {
         let mut tokens = self.signature.clone();
@@ -61,7 +65,8 @@ impl ItemFn {
     }
 
     /// Moves the body's leading inner attributes (`#![allow(…)]`) out, since a
-    /// closure body cannot carry them; they belong on the function instead.
+    /// closure or `async` block cannot carry them; they belong on the function
+    /// instead.
     pub(crate) fn take_inner_attrs(&mut self) -> Vec<TokenStream> {
         let tokens: Vec<TokenTree> = self.body.stream().into_iter().collect();
         let mut attrs = Vec::new();

@@ -97,16 +97,21 @@ fn build_once(example: &str, profile: &str) {
     if built.contains(&key) {
         return;
     }
-    let output = Command::new(env!("CARGO"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "--quiet",
-            "--example",
-            example,
-            "--profile",
-            profile,
-        ])
+    let mut command = Command::new(env!("CARGO"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--quiet",
+        "--example",
+        example,
+        "--profile",
+        profile,
+    ]);
+    // The features this test binary was built with: the same build of the
+    // library, and the examples that need `tokio` exist.
+    if cfg!(feature = "tokio") {
+        command.args(["--features", "tokio"]);
+    }
+    let output = command
         .output()
         .unwrap_or_else(|err| panic!("cannot run `cargo build --example {key}`: {err}"));
     assert!(

@@ -116,6 +116,18 @@ fn bad_option_keeps_the_expansion() {
 }
 
 #[test]
+fn flavor_on_sync_main() {
+    insta::assert_snapshot!(render(
+        quote!(flavor = "current_thread"),
+        quote! {
+            fn main() {}
+        },
+    ));
+}
+
+// With the `tokio` feature this `main` is accepted: see `async_main` below.
+#[cfg(not(feature = "tokio"))]
+#[test]
 fn bad_signature_is_hidden() {
     insta::assert_snapshot!(render(
         quote!(),
@@ -145,4 +157,146 @@ fn not_a_function_is_left_alone() {
             struct Main;
         },
     ));
+}
+
+#[cfg(feature = "tokio")]
+mod async_main {
+    use quote::quote;
+
+    use super::render;
+
+    #[test]
+    fn unit_main() {
+        insta::assert_snapshot!(render(
+            quote!(),
+            quote! {
+                async fn main() {
+                    println!("hello");
+                }
+            },
+        ));
+    }
+
+    #[test]
+    fn result_main() {
+        insta::assert_snapshot!(render(
+            quote!(),
+            quote! {
+                async fn main() -> Result<(), Box<dyn std::error::Error>> {
+                    let config = read("app.toml").await?;
+                    println!("{config}");
+                    Ok(())
+                }
+            },
+        ));
+    }
+
+    #[test]
+    fn impl_termination_main() {
+        insta::assert_snapshot!(render(
+            quote!(),
+            quote! {
+                async fn main() -> impl std::process::Termination {
+                    std::process::ExitCode::SUCCESS
+                }
+            },
+        ));
+    }
+
+    #[test]
+    fn current_thread() {
+        insta::assert_snapshot!(render(
+            quote!(flavor = "current_thread"),
+            quote! {
+                async fn main() {}
+            },
+        ));
+    }
+
+    #[test]
+    fn worker_threads() {
+        insta::assert_snapshot!(render(
+            quote!(flavor = "multi_thread", worker_threads = 2),
+            quote! {
+                async fn main() {}
+            },
+        ));
+    }
+
+    #[test]
+    fn with_options() {
+        insta::assert_snapshot!(render(
+            quote!(timeout = "5s", worker_threads = 2),
+            quote! {
+                async fn main() -> Result<(), Box<dyn std::error::Error>> {
+                    Ok(())
+                }
+            },
+        ));
+    }
+
+    #[test]
+    fn all_options() {
+        insta::assert_snapshot!(render(
+            quote!(
+                flavor = "current_thread",
+                quiet,
+                exit = "zero",
+                signals = "TERM",
+                timeout = "30s"
+            ),
+            quote! {
+                async fn main() -> std::process::ExitCode {
+                    std::process::ExitCode::SUCCESS
+                }
+            },
+        ));
+    }
+
+    #[test]
+    fn attributes_and_visibility_kept() {
+        insta::assert_snapshot!(render(
+            quote!(),
+            quote! {
+                /// Serves until told to stop.
+                #[allow(unreachable_code)]
+                pub async fn main() {
+                    #![allow(unused_variables)]
+                    let x = 1;
+                }
+            },
+        ));
+    }
+
+    #[test]
+    fn bad_option_keeps_the_expansion() {
+        insta::assert_snapshot!(render(
+            quote!(flavor = "single_thread"),
+            quote! {
+                async fn main() {}
+            },
+        ));
+    }
+
+    #[test]
+    fn worker_threads_with_current_thread() {
+        insta::assert_snapshot!(render(
+            quote!(flavor = "current_thread", worker_threads = 2),
+            quote! {
+                async fn main() {}
+            },
+        ));
+    }
+
+    #[test]
+    fn bad_signature_is_hidden() {
+        insta::assert_snapshot!(render(
+            quote!(),
+            quote! {
+                pub async fn main(args: Vec<String>) {
+                    work(args).await;
+                }
+            },
+        ));
+    }
 }

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main]
+async unsafe fn main() {}

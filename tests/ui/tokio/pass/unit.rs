@@ -1,0 +1,4 @@
+#[cleanup::graceful_main]
+async fn main() {
+    std::future::ready(()).await;
+}

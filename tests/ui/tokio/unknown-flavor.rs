@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(flavor = "single_thread")]
+async fn main() {}

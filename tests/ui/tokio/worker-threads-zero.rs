@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(worker_threads = 0)]
+async fn main() {}
