@@ -16,6 +16,7 @@
 //! | `deadline` | how the timeout is shared between body and cleanups |
 //! | `exit_status` | how the process leaves (re-raise, code, PID 1) |
 //! | [`thread`] | worker threads joined within the budget |
+//! | `children` | child processes: forwarded the signal, waited for, reaped ([`spawn`]) |
 //! | `hooks` | `std::process::exit` and `panic = "abort"` |
 //! | `run` | the entry `#[graceful_main]` calls; [`request_shutdown`], [`exit`] |
 //! | `async_main` | the same for `async fn main` (feature `tokio`) |
@@ -24,6 +25,7 @@
 
 #[cfg(feature = "tokio")]
 mod async_main;
+mod children;
 mod config;
 mod deadline;
 mod exit_status;
@@ -38,6 +40,7 @@ mod state;
 pub mod thread;
 mod token;
 
+pub use children::{spawn, Child};
 pub use config::TIMEOUT_ENV;
 pub use registry::{guard, on_exit, Finalizer, Guard};
 pub use run::{exit, request_shutdown};

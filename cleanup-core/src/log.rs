@@ -60,13 +60,16 @@ impl fmt::Display for Secs {
     }
 }
 
-/// `1 guard`, `3 finalizers`.
+/// `1 guard`, `3 finalizers`, `2 children`.
 pub(crate) struct Count(pub(crate) usize, pub(crate) &'static str);
 
 impl fmt::Display for Count {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = if self.0 == 1 { "" } else { "s" };
-        write!(f, "{} {}{s}", self.0, self.1)
+        match (self.0, self.1) {
+            (1, one) => write!(f, "1 {one}"),
+            (n, "child") => write!(f, "{n} children"),
+            (n, one) => write!(f, "{n} {one}s"),
+        }
     }
 }
 
@@ -93,6 +96,7 @@ mod tests {
         assert_eq!(Secs(Duration::from_millis(2500)).to_string(), "2.5s");
         assert_eq!(Count(1, "guard").to_string(), "1 guard");
         assert_eq!(Count(3, "finalizer").to_string(), "3 finalizers");
+        assert_eq!(Count(2, "child").to_string(), "2 children");
         assert_eq!(SignalName(libc::SIGTERM).to_string(), "SIGTERM");
     }
 }

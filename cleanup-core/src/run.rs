@@ -96,6 +96,15 @@ pub(crate) fn install(config: Config) {
             "cleanup: cannot install signal handlers ({err})"
         ));
     }
+    if crate::exit_status::is_pid_one() {
+        // A container's entry point: orphans are ours to reap, from the start.
+        if let Err(err) = signals::install_reaper() {
+            log::always(format_args!(
+                "cleanup: cannot watch for orphans to reap ({err})"
+            ));
+        }
+        ensure_runtime();
+    }
     if !signals::has_timer() {
         // No deadline timer here: the runtime thread must watch from the start.
         ensure_runtime();
@@ -146,12 +155,16 @@ fn spawn_runtime_thread() -> std::io::Result<()> {
 /// Sleeps until the first sign of shutdown, then enforces its budget.
 fn runtime_thread(mut wake: UnixStream) {
     let mut buf = [0u8; 64];
+    let reaper = crate::exit_status::is_pid_one();
     while !state::is_shutting_down() {
         match wake.read(&mut buf) {
             Ok(0) => return,
             Ok(_) => {}
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => return,
+        }
+        if reaper {
+            crate::children::reap_orphans();
         }
     }
     match state::SIGNAL.load(Ordering::SeqCst) {

@@ -158,6 +158,18 @@ pub(crate) fn start(reason: ExitReason) -> bool {
     }
     machine.announced =
         machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
+    let forward = match reason {
+        ExitReason::Signal(sig) => sig,
+        _ => libc::SIGTERM,
+    };
+    let forwarded = crate::children::forward(forward, crate::signals::first_from_terminal());
+    if forwarded > 0 {
+        log::line(format_args!(
+            "forwarding {} to {}",
+            SignalName(forward),
+            Count(forwarded, "child")
+        ));
+    }
     // A signal's start line was printed by the handler itself.
     if machine.announced && reason == ExitReason::Requested {
         log::line(format_args!(
@@ -179,6 +191,12 @@ pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
     if crate::thread::any_running() {
         set_body_returned("worker threads");
         join_workers();
+    }
+    if crate::children::any_running() {
+        set_body_returned("child processes");
+        if let Some(until) = lock(&MACHINE).budget.map(|budget| budget.body_until()) {
+            crate::children::wait_for_children(until);
+        }
     }
     let (id, work) = {
         let mut machine = lock(&MACHINE);
@@ -215,6 +233,12 @@ fn join_workers() {
 
 /// Moves to `Cleaning`: takes every armed cleanup and names a new executor.
 fn begin_cleaning(machine: &mut Machine) -> u64 {
+    // Children had the body's share to end after the forwarded signal.
+    let killed = crate::children::kill_and_reap();
+    for pid in &killed {
+        log::line(format_args!("child {pid} did not exit in time, killed"));
+    }
+    machine.hung += killed.len();
     machine.phase = Phase::Cleaning;
     let timeout = machine.config.timeout;
     machine
@@ -389,7 +413,11 @@ pub(crate) fn watch() -> ! {
         let budget = *machine
             .budget
             .get_or_insert_with(|| Budget::new(now, timeout));
+        if crate::exit_status::is_pid_one() {
+            crate::children::reap_orphans();
+        }
         if now >= budget.hard() {
+            crate::children::forward(libc::SIGKILL, false);
             let ending = machine.ending(true);
             let not_run = machine.jobs.len() + usize::from(machine.running.is_some());
             machine.phase = Phase::Exiting;

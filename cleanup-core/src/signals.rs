@@ -25,6 +25,9 @@ use crate::state::{SHUTTING_DOWN, SIGNAL};
 
 /// The write end of the runtime thread's wake-up pipe, or -1.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// The first signal came from the kernel: a terminal's Ctrl-C (or ^\\, or a
+/// hang-up), which the whole foreground process group received.
+static FROM_TERMINAL: AtomicBool = AtomicBool::new(false);
 /// A runtime thread watches the deadline: the timer is not needed.
 static WATCHED: AtomicBool = AtomicBool::new(false);
 /// The deadline timer (a `timer_t`), once created.
@@ -107,6 +110,18 @@ fn create_timer(signal: i32) {
     let _ = signal;
 }
 
+/// Whether the first signal came from the terminal (see `children`).
+pub(crate) fn first_from_terminal() -> bool {
+    FROM_TERMINAL.load(Ordering::SeqCst)
+}
+
+/// As PID 1, wakes the runtime thread on SIGCHLD so it reaps orphans.
+pub(crate) fn install_reaper() -> io::Result<()> {
+    // SAFETY: registering a handler (sigaction); `wake` is async-signal-safe.
+    unsafe { signal_hook_registry::register(libc::SIGCHLD, wake) }?;
+    Ok(())
+}
+
 /// Whether the deadline is covered without a runtime thread.
 pub(crate) fn has_timer() -> bool {
     TIMER_READY.load(Ordering::SeqCst)
@@ -168,10 +183,14 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         }
         return;
     }
-    let _ = info;
     let first = SIGNAL
         .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok();
+    #[cfg(target_os = "linux")]
+    if first && info.si_code == libc::SI_KERNEL {
+        FROM_TERMINAL.store(true, Ordering::SeqCst);
+    }
+    let _ = info;
     let was_shutting_down = SHUTTING_DOWN.swap(true, Ordering::SeqCst);
     if sig == libc::SIGINT && (!first || was_shutting_down) {
         if !crate::log::quiet() {

@@ -1,0 +1,288 @@
+//! Children: processes this program started, ended with it.
+//!
+//! A child started with [`spawn`] is tracked. When the process ends, the
+//! signal that ended it (SIGTERM for any other cause) is forwarded to every
+//! tracked child still running, to its process group when it leads one; the
+//! runtime waits for them within the body's share of the budget, then
+//! SIGKILLs and reaps the rest: no orphans, no zombies.
+//!
+//! A Ctrl-C from a terminal reaches the whole foreground process group: a
+//! child in our group already has it, so it is not sent again (a second
+//! SIGINT would tell a `cleanup` child to stop without cleaning up). Start a
+//! child in its own group (`CommandExt::process_group(0)`) to have only this
+//! program see Ctrl-C and decide when the child hears of it.
+//!
+//! A tracked child's pid is only reaped under its lock, and only signalled
+//! under it while unreaped, so a recycled pid is never signalled.
+
+use std::io;
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::state::lock;
+
+static CHILDREN: Mutex<Vec<Arc<Tracked>>> = Mutex::new(Vec::new());
+
+/// How often the shutdown looks at children it is waiting for.
+const POLL: Duration = Duration::from_millis(5);
+
+struct Tracked {
+    pid: i32,
+    /// Its process group; it leads the group when `pgid == pid`.
+    pgid: i32,
+    state: Mutex<State>,
+}
+
+enum State {
+    Running(std::process::Child),
+    Ended(ExitStatus),
+}
+
+impl Tracked {
+    /// Where its signals go: its whole group when it leads one.
+    fn target(&self) -> i32 {
+        if self.pgid == self.pid {
+            -self.pid
+        } else {
+            self.pid
+        }
+    }
+
+    fn try_wait(&self) -> io::Result<Option<ExitStatus>> {
+        let mut state = lock(&self.state);
+        match &mut *state {
+            State::Ended(status) => Ok(Some(*status)),
+            State::Running(child) => {
+                let status = child.try_wait()?;
+                if let Some(status) = status {
+                    *state = State::Ended(status);
+                }
+                Ok(status)
+            }
+        }
+    }
+
+    fn signal(&self, sig: i32) -> io::Result<bool> {
+        let state = lock(&self.state);
+        if matches!(*state, State::Ended(_)) {
+            return Ok(false);
+        }
+        // SAFETY: kill(2) on a child (or its group) not yet reaped: the lock
+        // keeps it from being reaped meanwhile, so the pid is still ours.
+        if unsafe { libc::kill(self.target(), sig) } == 0 {
+            Ok(true)
+        } else {
+            let err = io::Error::last_os_error();
+            // The group's leader may be a zombie already: nothing to signal.
+            match err.raw_os_error() {
+                Some(libc::ESRCH) => Ok(false),
+                _ => Err(err),
+            }
+        }
+    }
+}
+
+/// A child process started with [`spawn`]: tracked, so it ends with this
+/// program. Its methods are those of [`std::process::Child`] that are safe to
+/// mix with the shutdown's own waiting and signalling.
+pub struct Child {
+    tracked: Arc<Tracked>,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+}
+
+/// Starts `command` as a tracked child: on shutdown it gets the signal that
+/// ended this program (SIGTERM for any other cause), is waited for within
+/// the budget, and is SIGKILLed and reaped if it outstays it.
+///
+/// ```
+/// use std::process::Command;
+///
+/// let mut child = cleanup_core::spawn(&mut Command::new("true"))?;
+/// assert!(child.wait()?.success());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn spawn(command: &mut Command) -> io::Result<Child> {
+    crate::run::ensure_runtime();
+    let mut child = command.spawn()?;
+    let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
+    // SAFETY: getpgid(2) of our own child, not yet reaped.
+    let pgid = unsafe { libc::getpgid(pid) };
+    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let tracked = Arc::new(Tracked {
+        pid,
+        pgid,
+        state: Mutex::new(State::Running(child)),
+    });
+    let mut children = lock(&CHILDREN);
+    children.retain(|old| Arc::strong_count(old) > 1 || old.try_wait().ok().flatten().is_none());
+    children.push(Arc::clone(&tracked));
+    Ok(Child {
+        tracked,
+        stdin,
+        stdout,
+        stderr,
+    })
+}
+
+impl Child {
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.tracked.pid as u32
+    }
+
+    /// Waits for the child to end and returns its status (also if the
+    /// shutdown already reaped it).
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        loop {
+            if let Some(status) = self.tracked.try_wait()? {
+                return Ok(status);
+            }
+            // Sleeps until it has ended, without reaping it: the pid stays
+            // ours until `try_wait` reaps it under the lock.
+            // SAFETY: waitid(2) on our own child with WNOWAIT, writing into a
+            // zeroed siginfo_t on this stack.
+            let result = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(
+                    libc::P_PID,
+                    self.tracked.pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if result != 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    // Reaped elsewhere meanwhile: `try_wait` says how it ended.
+                    return self.tracked.try_wait()?.ok_or(err);
+                }
+            }
+        }
+    }
+
+    /// The status if the child has ended, without blocking.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.tracked.try_wait()
+    }
+
+    /// Sends `sig` to the child, or to its process group when it leads one.
+    /// Does nothing once it has been reaped.
+    pub fn signal(&self, sig: i32) -> io::Result<()> {
+        self.tracked.signal(sig).map(drop)
+    }
+
+    /// SIGKILL, as [`std::process::Child::kill`], to its group when it leads one.
+    pub fn kill(&mut self) -> io::Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// The child's stdin, if it was piped and not taken yet.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.stdin.take()
+    }
+
+    /// The child's stdout, if it was piped and not taken yet.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.stdout.take()
+    }
+
+    /// The child's stderr, if it was piped and not taken yet.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.stderr.take()
+    }
+}
+
+impl std::fmt::Debug for Child {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Child")
+            .field("pid", &self.tracked.pid)
+            .field("leads_group", &(self.tracked.pgid == self.tracked.pid))
+            .finish()
+    }
+}
+
+fn running() -> Vec<Arc<Tracked>> {
+    lock(&CHILDREN)
+        .iter()
+        .filter(|tracked| matches!(*lock(&tracked.state), State::Running(_)))
+        .cloned()
+        .collect()
+}
+
+pub(crate) fn any_running() -> bool {
+    running()
+        .iter()
+        .any(|tracked| matches!(tracked.try_wait(), Ok(None)))
+}
+
+/// Forwards `sig` to every running child; when it came from the terminal,
+/// not to those in our own process group (the terminal sent it to them too).
+/// Returns how many got it.
+pub(crate) fn forward(sig: i32, from_terminal: bool) -> usize {
+    // SAFETY: getpgrp(2) has no arguments and cannot fail.
+    let own_group = unsafe { libc::getpgrp() };
+    running()
+        .iter()
+        .filter(|tracked| !(from_terminal && tracked.pgid == own_group))
+        .filter(|tracked| matches!(tracked.signal(sig), Ok(true)))
+        .count()
+}
+
+/// Waits until every child has ended or `until` passes.
+pub(crate) fn wait_for_children(until: Instant) {
+    loop {
+        let left = running()
+            .iter()
+            .filter(|tracked| matches!(tracked.try_wait(), Ok(None)))
+            .count();
+        if left == 0 || Instant::now() >= until {
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// SIGKILLs and reaps every child still running; returns their pids.
+pub(crate) fn kill_and_reap() -> Vec<i32> {
+    let mut killed = Vec::new();
+    for tracked in running() {
+        if matches!(tracked.signal(libc::SIGKILL), Ok(true)) {
+            killed.push(tracked.pid);
+        }
+        let mut state = lock(&tracked.state);
+        if let State::Running(child) = &mut *state {
+            if let Ok(status) = child.wait() {
+                *state = State::Ended(status);
+            }
+        }
+    }
+    killed
+}
+
+/// As PID 1 of a namespace (a container's entry point), reaps the orphans
+/// the kernel hands this process, as tini does: every zombie child that is
+/// not a tracked child. (A child of `std::process::Command` is one too: as
+/// PID 1, start children with [`spawn`] to keep their status.)
+pub(crate) fn reap_orphans() {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    let tracked: Vec<i32> = lock(&CHILDREN).iter().map(|t| t.pid).collect();
+    for task in tasks.flatten() {
+        let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for pid in children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            if !tracked.contains(&pid) {
+                // SAFETY: waitpid(2) on one of our children, without blocking.
+                unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+            }
+        }
+    }
+}
