@@ -59,6 +59,14 @@
 //! [`thread::spawn`] starts a thread that gets the token and is joined within
 //! the budget before the cleanups run.
 //!
+//! # Child processes
+//!
+//! [`spawn`] starts a tracked child: on shutdown it is forwarded the signal
+//! (to its process group when it leads one; not a terminal's Ctrl-C when it
+//! shares ours, since the terminal already sent it), waited for within the
+//! budget, then SIGKILLed and reaped. As PID 1 of a container, the program
+//! also reaps every orphan, as tini does.
+//!
 //! # The deadline
 //!
 //! From the first signal the process is gone within `timeout` (default 10 s;

@@ -8,9 +8,10 @@
 //!
 //! A Ctrl-C from a terminal reaches the whole foreground process group: a
 //! child in our group already has it, so it is not sent again (a second
-//! SIGINT would tell a `cleanup` child to stop without cleaning up). Start a
-//! child in its own group (`CommandExt::process_group(0)`) to have only this
-//! program see Ctrl-C and decide when the child hears of it.
+//! SIGINT would tell a `cleanup` child to stop without cleaning up). A child
+//! in its own group (`CommandExt::process_group(0)`) hears of a stop only
+//! from this program, at once, whatever sent it; it then drains side by side
+//! with this program's own shutdown, within the same deadline.
 //!
 //! A tracked child's pid is only reaped under its lock, and only signalled
 //! under it while unreaped, so a recycled pid is never signalled.
@@ -106,6 +107,9 @@ pub struct Child {
 /// ```
 pub fn spawn(command: &mut Command) -> io::Result<Child> {
     crate::run::ensure_runtime();
+    // Held from the fork to the push: as PID 1, the reaper must never see
+    // this child as untracked (it would reap it and lose its status).
+    let mut children = lock(&CHILDREN);
     let mut child = command.spawn()?;
     let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
     // SAFETY: getpgid(2) of our own child, not yet reaped.
@@ -116,7 +120,6 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
         pgid,
         state: Mutex::new(State::Running(child)),
     });
-    let mut children = lock(&CHILDREN);
     children.retain(|old| Arc::strong_count(old) > 1 || old.try_wait().ok().flatten().is_none());
     children.push(Arc::clone(&tracked));
     Ok(Child {
@@ -263,26 +266,42 @@ pub(crate) fn kill_and_reap() -> Vec<i32> {
 }
 
 /// As PID 1 of a namespace (a container's entry point), reaps the orphans
-/// the kernel hands this process, as tini does: every zombie child that is
-/// not a tracked child. (A child of `std::process::Command` is one too: as
-/// PID 1, start children with [`spawn`] to keep their status.)
+/// the kernel hands this process, as tini does: every zombie child. A tracked
+/// child is reaped through its own handle, so its status is kept for
+/// [`Child::wait`]; a child of `std::process::Command` is not tracked (as
+/// PID 1, start children with [`spawn`] to keep their status).
+///
+/// `waitid` names each zombie by its pid in our own namespace, which `/proc`
+/// may not (it can belong to the parent namespace).
 pub(crate) fn reap_orphans() {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return;
-    };
-    let tracked: Vec<i32> = lock(&CHILDREN).iter().map(|t| t.pid).collect();
-    for task in tasks.flatten() {
-        let Ok(children) = std::fs::read_to_string(task.path().join("children")) else {
-            continue;
-        };
-        for pid in children
-            .split_whitespace()
-            .filter_map(|p| p.parse::<i32>().ok())
-        {
-            if !tracked.contains(&pid) {
-                // SAFETY: waitpid(2) on one of our children, without blocking.
-                unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+    let children = lock(&CHILDREN);
+    loop {
+        // SAFETY: waitid(2) for any child, not blocking and not reaping,
+        // writing into a zeroed siginfo_t on this stack.
+        let pid = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let result = libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            );
+            if result != 0 {
+                return;
             }
+            info.si_pid()
+        };
+        if pid == 0 {
+            return; // no zombie now
+        }
+        match children.iter().find(|tracked| tracked.pid == pid) {
+            Some(tracked) => {
+                let _ = tracked.try_wait();
+            }
+            // SAFETY: waitpid(2) on this zombie child of ours, which reaps it.
+            None => unsafe {
+                libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
+            },
         }
     }
 }

@@ -10,7 +10,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::ExitStatusExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -171,6 +171,14 @@ impl Spawn {
         self
     }
 
+    /// Starts it as the leader of a new process group, as a shell with job
+    /// control would: a signal it sends to its own group stays among it and
+    /// its children, never reaching the test runner.
+    pub fn own_process_group(mut self) -> Self {
+        self.command.process_group(0);
+        self
+    }
+
     /// `CLEANUP_TIMEOUT=2s`: keeps tests where something hangs fast.
     pub fn short_timeout(self) -> Self {
         self.env("CLEANUP_TIMEOUT", TIMEOUT)
@@ -192,6 +200,7 @@ impl Spawn {
             deadline: Instant::now() + WATCHDOG,
             pid: child.id() as libc::pid_t,
             child: Some(child),
+            reaped: None,
             stdout,
             stderr,
             first_signal: None,
@@ -298,6 +307,8 @@ pub struct Running {
     deadline: Instant,
     pid: libc::pid_t,
     child: Option<Child>,
+    /// How it ended and when, once reaped.
+    reaped: Option<(ExitStatus, Instant)>,
     stdout: Stream,
     stderr: Stream,
     first_signal: Option<Instant>,
@@ -355,6 +366,12 @@ impl Running {
     #[track_caller]
     pub fn signal_pid(&mut self, pid: libc::pid_t, sig: libc::c_int) {
         assert!(pid > 0, "refusing to signal pid {pid}");
+        if pid == self.pid && self.reaped.is_some() {
+            // Reaped, its pid may belong to anyone now.
+            self.fail(&format!(
+                "signal {sig} for a program that has already ended"
+            ));
+        }
         self.first_signal.get_or_insert_with(Instant::now);
         // SAFETY: kill(2) has no memory-safety preconditions. The pid is
         // ours: our unreaped child (so not reused), or, under `unshare`, its
@@ -366,14 +383,23 @@ impl Running {
         }
     }
 
+    /// Whether the child ends within `limit` from now (and before the
+    /// watchdog's time runs out). If it does, it is reaped, and [`finish`]
+    /// reports how and when it ended.
+    ///
+    /// [`finish`]: Running::finish
+    pub fn ends_within(&mut self, limit: Duration) -> bool {
+        let until = (Instant::now() + limit).min(self.deadline);
+        self.wait_until(until).is_some()
+    }
+
     /// Waits for the child to end, then for the rest of its output.
     #[track_caller]
     pub fn finish(mut self) -> Ended {
-        let status = match self.wait_until(self.deadline) {
-            Some(status) => status,
-            None => self.fail("the watchdog's time ran out before the program ended"),
-        };
-        let ended_at = Instant::now();
+        if self.wait_until(self.deadline).is_none() {
+            self.fail("the watchdog's time ran out before the program ended");
+        }
+        let (status, ended_at) = self.reaped.expect("reaped by `wait_until`");
         // The pipes close when the process is gone; anything it started
         // that still holds them gets a few seconds, not forever.
         let drain_until = ended_at + Duration::from_secs(5);
@@ -385,16 +411,21 @@ impl Running {
             stderr: std::mem::take(&mut self.stderr.seen).join("\n"),
             status,
             after_signal: self.first_signal.map(|at| ended_at - at),
+            run_time: ended_at - (self.deadline - WATCHDOG),
         }
     }
 
     /// Reaps the child if it ends before `until`.
     fn wait_until(&mut self, until: Instant) -> Option<ExitStatus> {
+        if let Some((status, _)) = self.reaped {
+            return Some(status);
+        }
         let child = self.child.as_mut()?;
         loop {
             match child.try_wait() {
                 Ok(Some(status)) => {
                     self.child = None;
+                    self.reaped = Some((status, Instant::now()));
                     return Some(status);
                 }
                 Ok(None) if Instant::now() >= until => return None,
@@ -411,7 +442,9 @@ impl Running {
         let until = Instant::now() + Duration::from_secs(2);
         self.stdout.drain(until);
         self.stderr.drain(until);
-        let status = status.map_or("already reaped".to_owned(), |s| describe(&s));
+        let status = status
+            .or(self.reaped.map(|(status, _)| status))
+            .map_or("already reaped".to_owned(), |s| describe(&s));
         panic!(
             "`{}`: {why}\n(child killed by the harness; {status})\n\
              --- stdout ---\n{}\n--- stderr ---\n{}\n---",
@@ -443,6 +476,8 @@ pub struct Ended {
     pub status: ExitStatus,
     /// From the first signal the harness sent to the moment the child was reaped.
     pub after_signal: Option<Duration>,
+    /// From the start to the moment the child was reaped.
+    pub run_time: Duration,
 }
 
 fn describe(status: &ExitStatus) -> String {
@@ -616,4 +651,44 @@ pub fn fixture_line(file: &str, marker: &str) -> usize {
         path.display()
     );
     index + 1
+}
+
+/// What `/proc/<pid>/stat` says of a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    /// `R`, `S`, `Z`…
+    pub state: char,
+    pub ppid: libc::pid_t,
+    /// In clock ticks since boot: with the pid, it names one process even
+    /// after the pid has been reused.
+    pub start_time: u64,
+}
+
+/// `/proc/<pid>/stat`, or `None` when there is no such process (any more).
+pub fn proc_stat(pid: libc::pid_t) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(ProcStat {
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        // Field 22 of stat(5); `fields` starts at field 3.
+        start_time: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// The children of `pid`, from `/proc/<pid>/task/*/children` (every thread's).
+pub fn proc_children(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
