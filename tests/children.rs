@@ -220,12 +220,14 @@ fn sigterm_from_a_process_is_forwarded_to_a_child_in_our_group() {
 }
 
 #[test]
-fn sigint_from_a_process_is_forwarded_to_a_child_in_our_group() {
+fn sigint_reaches_a_child_in_our_group_as_sigterm_never_a_second_sigint() {
+    // The child may have had the group's SIGINT already (`kill -INT -PGID`,
+    // a terminal): a second SIGINT would force it to stop without cleanup.
     let mut running = scenario("self").own_process_group().start_ready();
     running.signal(SIGINT);
     let ended = running.finish();
     ended.assert_killed_by(SIGINT);
-    assert_child_then_parent_cleaned_up(&ended, "SIGINT");
+    assert_child_then_parent_cleaned_up(&ended, "SIGTERM");
 }
 
 // ---- an orchestrator: coreutils `timeout` ------------------------------------

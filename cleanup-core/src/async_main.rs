@@ -74,7 +74,7 @@ where
     };
     // Tasks learn of the end through the token, if they have not yet, and
     // get what is left of the body's share of the budget.
-    shutdown::start(reason);
+    shutdown::start(reason, code);
     shutdown::set_body_returned("spawned tasks");
     let until = shutdown::body_deadline();
     // Inside `block_on`, so a current-thread runtime goes on running them.

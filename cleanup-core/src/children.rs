@@ -6,12 +6,13 @@
 //! runtime waits for them within the body's share of the budget, then
 //! SIGKILLs and reaps the rest: no orphans, no zombies.
 //!
-//! A Ctrl-C from a terminal reaches the whole foreground process group: a
-//! child in our group already has it, so it is not sent again (a second
-//! SIGINT would tell a `cleanup` child to stop without cleaning up). A child
-//! in its own group (`CommandExt::process_group(0)`) hears of a stop only
-//! from this program, at once, whatever sent it; it then drains side by side
-//! with this program's own shutdown, within the same deadline.
+//! A SIGINT may have reached the whole process group already (a terminal's
+//! Ctrl-C, `kill -INT -PGID`): a child in our group is forwarded SIGTERM
+//! instead, never a second SIGINT, which a `cleanup` child would read as
+//! "force". A child in its own group (`CommandExt::process_group(0)`) hears
+//! of a stop only from this program, so it gets the signal itself; it then
+//! drains side by side with this program's own shutdown, within the same
+//! deadline.
 //!
 //! A tracked child's pid is only reaped under its lock, and only signalled
 //! under it while unreaped, so a recycled pid is never signalled.
@@ -221,17 +222,36 @@ pub(crate) fn any_running() -> bool {
         .any(|tracked| matches!(tracked.try_wait(), Ok(None)))
 }
 
-/// Forwards `sig` to every running child; when it came from the terminal,
-/// not to those in our own process group (the terminal sent it to them too).
-/// Returns how many got it.
-pub(crate) fn forward(sig: i32, from_terminal: bool) -> usize {
+/// Forwards `sig` to every running child, to its process group when it
+/// leads one. A SIGINT goes to a child in our own process group as SIGTERM:
+/// it may already have had the group's SIGINT (a terminal's Ctrl-C, `kill
+/// -INT -PGID`, `timeout -s INT`), and a second SIGINT would tell a
+/// `cleanup` child to stop without cleaning up. Returns how many got `sig`
+/// itself, and how many SIGTERM instead.
+pub(crate) fn forward(sig: i32) -> (usize, usize) {
     // SAFETY: getpgrp(2) has no arguments and cannot fail.
     let own_group = unsafe { libc::getpgrp() };
-    running()
-        .iter()
-        .filter(|tracked| !(from_terminal && tracked.pgid == own_group))
-        .filter(|tracked| matches!(tracked.signal(sig), Ok(true)))
-        .count()
+    let (mut as_is, mut as_term) = (0, 0);
+    for tracked in running() {
+        let instead = sig == libc::SIGINT && tracked.pgid == own_group;
+        let sent = if instead { libc::SIGTERM } else { sig };
+        if matches!(tracked.signal(sent), Ok(true)) {
+            *(if instead { &mut as_term } else { &mut as_is }) += 1;
+        }
+    }
+    (as_is, as_term)
+}
+
+/// SIGKILLs every running child (and its group when it leads one).
+pub(crate) fn forward_kill() {
+    forward(libc::SIGKILL);
+}
+
+/// In the child of a `fork`: the parent's children are not ours.
+pub(crate) fn forget_after_fork() {
+    if let Ok(mut children) = CHILDREN.try_lock() {
+        children.clear();
+    }
 }
 
 /// Waits until every child has ended or `until` passes.

@@ -6,10 +6,21 @@
 
 use std::time::{Duration, Instant};
 
+use once_cell::sync::OnceCell;
+
 /// What each cleanup still to run keeps back from the one running now.
 const RESERVE_EACH: Duration = Duration::from_millis(25);
 /// Never less than this kept for the cleanups when the body is stuck.
 const MIN_CLEANUP_SHARE: Duration = Duration::from_millis(100);
+
+/// When the process will be gone, once a shutdown has started.
+static HARD: OnceCell<Instant> = OnceCell::new();
+
+/// The hard deadline of the shutdown, once one has started. Lock-free, so
+/// any module may ask while it waits.
+pub(crate) fn hard() -> Option<Instant> {
+    HARD.get().copied()
+}
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Budget {
@@ -18,7 +29,9 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
+    /// The budget of the shutdown: the first one made is the process's.
     pub(crate) fn new(start: Instant, timeout: Duration) -> Self {
+        let _ = HARD.set(start + timeout);
         Budget { start, timeout }
     }
 

@@ -4,15 +4,28 @@
 //! supervisors look at `WIFSIGNALED`/`WTERMSIG`, and a shell loop stops on
 //! Ctrl-C only if the child died of SIGINT.
 
+use std::cell::Cell;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// A thread is inside the C library's `exit`: a second `exit` would wait for
 /// it forever, so the ordinary way out is `_exit`.
 static IN_EXIT: AtomicBool = AtomicBool::new(false);
 
+thread_local! {
+    /// This thread is leaving the process on the shutdown's behalf: the exit
+    /// hook it meets on the way has nothing left to do.
+    static LEAVING: Cell<bool> = const { Cell::new(false) };
+}
+
 pub(crate) fn set_exiting() {
     IN_EXIT.store(true, Ordering::SeqCst);
+}
+
+/// Whether this thread is the one leaving on the shutdown's behalf.
+pub(crate) fn leaving_here() -> bool {
+    LEAVING.try_with(Cell::get).unwrap_or(false)
 }
 
 /// The end a shutdown settles on.
@@ -30,6 +43,7 @@ impl Ending {
     /// Leaves the process the ordinary way: buffered output flushed, other
     /// libraries' exit hooks run.
     pub(crate) fn leave(self) -> ! {
+        let _ = LEAVING.try_with(|leaving| leaving.set(true));
         let _ = std::io::stdout().flush();
         match self {
             Ending::Code(code) if IN_EXIT.load(Ordering::SeqCst) => hard_exit(code),
@@ -42,6 +56,7 @@ impl Ending {
     /// Leaves at once, touching no lock: for the deadline, when a thread may
     /// be stuck holding stdout or inside `exit` itself.
     pub(crate) fn leave_now(self) -> ! {
+        flush_stdout_isolated();
         match self {
             Ending::Code(code) => hard_exit(code),
             Ending::Raise(sig) => die_by(sig),
@@ -81,4 +96,61 @@ pub(crate) fn die_by(sig: i32) -> ! {
 pub(crate) fn hard_exit(code: i32) -> ! {
     // SAFETY: _exit never returns and has no preconditions.
     unsafe { libc::_exit(code) }
+}
+
+/// Flushes what `print!` left in stdout's buffer, where its lock can be
+/// taken without blocking, from any context, a signal handler included: a
+/// copy of this process made by a raw `clone` (no fork handlers) flushes it
+/// and exits. If stdout's lock is held (a thread stuck in `println!`) or the
+/// copy fails, the copy is killed after a moment and this process goes on
+/// untouched. Async-signal-safe in the parent.
+pub(crate) fn flush_stdout_isolated() {
+    #[cfg(target_os = "linux")]
+    {
+        const WAIT: Duration = Duration::from_millis(100);
+        const STEP: Duration = Duration::from_millis(1);
+        // SAFETY: clone(2) with only SIGCHLD, as fork(2) but without the C
+        // library's fork handlers (which take locks). The child touches only
+        // stdout's buffer and leaves with _exit.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                libc::SIGCHLD as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            )
+        } as libc::pid_t;
+        if pid == 0 {
+            let _ = std::io::stdout().flush();
+            hard_exit(0);
+        }
+        if pid < 0 {
+            return;
+        }
+        let mut waited = Duration::ZERO;
+        loop {
+            // SAFETY: waitpid(2) on the copy just made, without blocking.
+            let done = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+            if done != 0 {
+                return;
+            }
+            if waited >= WAIT {
+                // SAFETY: kill(2) and waitpid(2) on our own unreaped child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
+                return;
+            }
+            let pause = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: STEP.as_nanos() as libc::c_long,
+            };
+            // SAFETY: nanosleep(2) with a timespec on this stack.
+            unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+            waited += STEP;
+        }
+    }
 }

@@ -2,15 +2,19 @@
 //! aborts, and `exit` called anywhere. Both run the cleanups on the thread
 //! that is leaving, then let the process go on its way.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 
+use crate::exit_status::Ending;
 use crate::shutdown;
 use crate::state::ExitReason;
 
-/// The pid that installed the exit hook: a forked child must not run the
-/// parent's cleanups when it exits.
-static OWNER: AtomicU32 = AtomicU32::new(0);
+/// Parks this thread for good: another thread owns the end of the process
+/// and will end it.
+pub(crate) fn wait_for_the_end() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
 
 /// Chains a panic hook that, when panics abort, runs the cleanups before the
 /// abort. (When panics unwind, the unwinding itself leads to the cleanups.)
@@ -23,10 +27,33 @@ pub(crate) fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             previous(info);
-            if !shutdown::in_cleanup() {
-                shutdown::clean_up_here(ExitReason::Panic, 101);
+            if crate::registry::in_cleanup() {
+                return;
+            }
+            match shutdown::clean_up_here(ExitReason::Panic, 101) {
+                // The abort that follows the hook is the right end.
+                Some(Ending::Abort) => {}
+                // A route before the panic decides how the process ends.
+                Some(ending) => ending.leave(),
+                None => wait_for_the_end(),
             }
         }));
+    });
+}
+
+/// Registers, once, the hook that makes a `fork`ed child forget its
+/// parent's cleanups.
+pub(crate) fn install_fork_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a function the C library calls in the child of
+        // every `fork`, with one thread alive.
+        let forked = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+        if forked != 0 {
+            crate::log::always(format_args!(
+                "cleanup: cannot register the fork hook; a forked child may run its parent's cleanups"
+            ));
+        }
     });
 }
 
@@ -35,7 +62,7 @@ pub(crate) fn install_panic_hook() {
 pub(crate) fn install_process_exit_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        OWNER.store(std::process::id(), Ordering::SeqCst);
+        install_fork_hook();
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: registers a function with the C library's exit handlers;
         // `on_exit` is glibc's `atexit` that also passes the exit status.
@@ -70,13 +97,37 @@ extern "C" fn at_exit() {
     run_at_exit(0);
 }
 
+/// The process is calling `exit(status)` on this thread.
 fn run_at_exit(status: i32) {
-    if OWNER.load(Ordering::SeqCst) != std::process::id() {
-        return;
+    if crate::exit_status::leaving_here() {
+        return; // the shutdown itself is leaving: its cleanups are done
     }
     // A panic must not unwind into the C library.
     let _ = std::panic::catch_unwind(|| {
         crate::exit_status::set_exiting();
-        shutdown::clean_up_here(ExitReason::Exit(status), status);
+        let ending = if crate::registry::in_cleanup() && crate::state::is_shutting_down() {
+            // Inside a cleanup: `status` is final, and the rest still run.
+            shutdown::exit_inside_cleanup(status)
+        } else {
+            shutdown::clean_up_here(ExitReason::Exit(status), status)
+        };
+        match ending {
+            // The C library goes on to exit with `status`.
+            Some(Ending::Code(code)) if code == status => {}
+            Some(ending) => ending.leave(),
+            // Another route owns the end: returning would cut it short.
+            None => wait_for_the_end(),
+        }
     });
+}
+
+/// In the child of a `fork` (without `exec`): the parent's cleanups,
+/// children, workers, timer and runtime thread are not this process's. Its
+/// own, made from now on, work as usual.
+extern "C" fn after_fork_in_child() {
+    crate::registry::forget_all_after_fork();
+    crate::children::forget_after_fork();
+    crate::thread::forget_after_fork();
+    crate::signals::reset_after_fork();
+    crate::run::reset_after_fork();
 }

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::error::Error;
 use std::io::Read as _;
-use std::os::unix::io::AsRawFd as _;
+use std::os::unix::io::IntoRawFd as _;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{ExitCode, Termination};
@@ -14,22 +14,18 @@ use std::thread::{self, ThreadId};
 use once_cell::sync::OnceCell;
 
 use crate::config::Config;
-use crate::exit_status::Ending;
-use crate::state::{self, ExitReason, Shutdown};
-use crate::{hooks, log, shutdown, signals};
+use crate::hooks::wait_for_the_end;
+use crate::state::{self, ExitReason, ExitUnwind, Shutdown};
+use crate::{hooks, log, registry, shutdown, signals};
 
 /// The thread running `main`'s body, the one [`exit`] unwinds.
 static MAIN: OnceCell<ThreadId> = OnceCell::new();
-/// The write end of the wake-up pipe, kept open for the process's life.
-static WAKE: OnceCell<UnixStream> = OnceCell::new();
 /// Whether a runtime thread is wanted and running: one load on the hot path.
 static RUNTIME: AtomicU8 = AtomicU8::new(NOT_INSTALLED);
 const NOT_INSTALLED: u8 = 0;
 const NOT_STARTED: u8 = 1;
-const RUNNING: u8 = 2;
-
-/// The payload [`exit`] unwinds `main` with.
-struct ExitUnwind(i32);
+const STARTING: u8 = 2;
+const RUNNING: u8 = 3;
 
 /// Runs `main`'s body under the runtime, then the cleanups, then leaves with
 /// the status the parent expects. What `#[graceful_main]` expands to.
@@ -72,9 +68,7 @@ pub(crate) fn settle_outcome<T: Termination + 'static>(
 pub(crate) fn end_here(reason: ExitReason, code: i32) -> ! {
     match shutdown::clean_up_here(reason, code) {
         Some(ending) => ending.leave(),
-        None => loop {
-            thread::park();
-        },
+        None => wait_for_the_end(),
     }
 }
 
@@ -124,8 +118,13 @@ pub(crate) fn ensure_runtime() {
 
 #[cold]
 fn start_runtime() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| match spawn_runtime_thread() {
+    if RUNTIME
+        .compare_exchange(NOT_STARTED, STARTING, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return;
+    }
+    match spawn_runtime_thread() {
         Ok(()) => {
             RUNTIME.store(RUNNING, Ordering::SeqCst);
             signals::set_watched();
@@ -134,14 +133,20 @@ fn start_runtime() {
             "cleanup: cannot start the runtime thread ({err}); \
              a stuck main keeps its cleanups from running"
         )),
-    });
+    }
+}
+
+/// In the child of a `fork`: the parent's runtime thread is not here; the
+/// first cleanup made in the child starts one of its own.
+pub(crate) fn reset_after_fork() {
+    let _ = RUNTIME.compare_exchange(RUNNING, NOT_STARTED, Ordering::SeqCst, Ordering::SeqCst);
 }
 
 fn spawn_runtime_thread() -> std::io::Result<()> {
     let (tx, rx) = UnixStream::pair()?;
     tx.set_nonblocking(true)?;
-    signals::set_wake_fd(tx.as_raw_fd());
-    let _ = WAKE.set(tx);
+    // Kept open for the process's life, owned by the handler's atomic.
+    signals::set_wake_fd(tx.into_raw_fd());
     let signals = shutdown::signals();
     thread::Builder::new()
         .name("cleanup-runtime".into())
@@ -167,11 +172,8 @@ fn runtime_thread(mut wake: UnixStream) {
             crate::children::reap_orphans();
         }
     }
-    match state::SIGNAL.load(Ordering::SeqCst) {
-        0 => {}
-        sig => {
-            shutdown::start(ExitReason::Signal(sig));
-        }
+    if let Some((reason @ ExitReason::Signal(sig), _)) = state::first() {
+        shutdown::start(reason, sig);
     }
     shutdown::watch()
 }
@@ -235,7 +237,7 @@ fn code_of(code: ExitCode) -> i32 {
 /// ```
 pub fn request_shutdown() {
     ensure_runtime();
-    shutdown::start(ExitReason::Requested);
+    shutdown::start(ExitReason::Requested, 0);
 }
 
 /// Runs the cleanups, then exits with `code`.
@@ -243,18 +245,31 @@ pub fn request_shutdown() {
 /// Called on `main`'s thread, it unwinds that thread first, so the values in
 /// `main`'s frames are dropped as on a return. Called on another thread, the
 /// cleanups run there and `main`'s frames are not unwound. Called from inside
-/// a cleanup, it exits at once.
+/// a cleanup while the process is ending, it ends that cleanup, makes `code`
+/// the exit status, and the remaining cleanups still run (as Ruby's
+/// `exit` inside `at_exit`).
+///
+/// The status is that of the first route out of the process: if a signal or
+/// another `exit` came first, this call joins that shutdown instead.
 ///
 /// ```no_run
 /// cleanup_core::exit(3);
 /// ```
 pub fn exit(code: i32) -> ! {
-    if shutdown::in_cleanup() {
-        Ending::Code(code).leave();
+    if registry::in_cleanup() && state::is_shutting_down() {
+        if cfg!(panic = "unwind") {
+            shutdown::set_final_code(code);
+            // Caught by whatever runs the cleanup: it is over.
+            std::panic::resume_unwind(Box::new(ExitUnwind(code)));
+        }
+        match shutdown::exit_inside_cleanup(code) {
+            Some(ending) => ending.leave(),
+            None => wait_for_the_end(),
+        }
     }
     let on_main = MAIN.get() == Some(&thread::current().id());
     if on_main && cfg!(panic = "unwind") {
-        shutdown::start(ExitReason::Exit(code));
+        shutdown::start(ExitReason::Exit(code), code);
         // Not a panic: no hook runs, no message; `run` catches it.
         std::panic::resume_unwind(Box::new(ExitUnwind(code)));
     }

@@ -1,20 +1,31 @@
 //! The shutdown machine: from the first sign that the process is ending to
-//! the moment it leaves.
+//! the moment it leaves. The end has one owner.
 //!
 //! ```text
-//! Running ──start──▶ Draining ──body returns, or its share of the budget is spent──▶ Cleaning ──▶ Exiting
+//! Running ──start──▶ Draining ──an owner claims the end──▶ Cleaning ──▶ Exiting
 //! ```
 //!
-//! In `Draining` the body may still finish on its own (it was told through
-//! the token, `checkpoint`, `sleep`). In `Cleaning` one executor thread runs
-//! the cleanups one after another; the runtime thread watches it and, when a
-//! cleanup overstays its share of the budget, names it, abandons that
-//! executor and starts a fresh one for the rest. At the hard deadline the
-//! runtime thread ends the process, whatever still runs.
+//! - `start` (a signal, a return, a panic, `exit`, `request_shutdown`) moves
+//!   to `Draining`: the budget's clock starts (at the signal, if one came
+//!   first), waiters wake, children are told. The first route's reason and
+//!   code are claimed once, in `state`: they decide the status.
+//! - In `Draining` the body may still finish on its own.
+//! - The first route that reaches the end — `main`'s thread once the body is
+//!   over, `exit` or `std::process::exit` on any thread, or the watchdog when
+//!   the body's share of the budget is spent — claims it (`Cleaning`). Every
+//!   later route waits there for the owner and never cuts it short.
+//! - In `Cleaning` one executor at a time runs the cleanups: it claims each
+//!   one in the registry (so a drop or a disarm racing it cannot also run
+//!   it), guards newest first; it waits for guards running on their own
+//!   threads before any finalizer; then finalizers newest first; cleanups
+//!   made meanwhile are found by the next scan; once nothing is left, the
+//!   registry closes and is scanned once more. The runtime thread watches
+//!   the executor: one that overstays its cleanup's share is named and
+//!   abandoned, and a fresh executor goes on with the rest.
+//! - At the hard deadline the runtime thread ends the process, whatever runs.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,7 +33,7 @@ use crate::config::{Config, Exit};
 use crate::deadline::Budget;
 use crate::exit_status::{is_pid_one, Ending};
 use crate::log::{self, Count, Secs, SignalName};
-use crate::registry::{self, Cleanup, Kind, Name};
+use crate::registry::{self, Claimed, Found, Kind, Name, State, Ticket};
 use crate::state::{self, lock, ExitReason};
 
 /// How often the runtime thread says what it is still waiting for.
@@ -30,6 +41,8 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How long past the body's deadline the watchdog waits for an async `main`
 /// to be dropped by its own thread.
 const ASYNC_GRACE: Duration = Duration::from_millis(200);
+/// How often an executor looks at a guard running on another thread.
+const POLL: Duration = Duration::from_millis(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -51,14 +64,23 @@ struct Machine {
     /// threads, spawned tasks) before the cleanups, within the body's share.
     body_returned: Option<&'static str>,
     budget: Option<Budget>,
-    /// The exit code the body ended with, once it has.
-    body_code: Option<i32>,
+    /// The code of the route that owns the end (what a requested shutdown
+    /// exits with).
+    owner_code: Option<i32>,
+    /// `exit(code)` or `std::process::exit(code)` from inside a cleanup.
+    final_code: Option<i32>,
     /// The body did not return within its share: the runtime went on without it.
     body_late: bool,
     /// A start line was printed, so an end line is owed.
     announced: bool,
-    jobs: VecDeque<Cleanup>,
+    /// Cleanups found armed by the last scan, newest first, to claim in turn.
+    batch: VecDeque<Found>,
     running: Option<Running>,
+    /// Claimed cleanups the executor no longer waits for: abandoned when they
+    /// hung, or ended by an `exit` inside them.
+    settled: Vec<Ticket>,
+    /// The registry was closed: the scan after it was the last.
+    closed: bool,
     /// When the runtime thread will next look: an executor starting a
     /// cleanup due earlier wakes it (one notify, not one per cleanup).
     watch_at: Option<Instant>,
@@ -70,10 +92,15 @@ struct Machine {
     panicked: usize,
 }
 
+/// What the executor is doing: running a cleanup it claimed, or waiting for
+/// one that runs on its own thread.
 struct Running {
+    ticket: Ticket,
     name: Name,
     started: Instant,
     until: Instant,
+    /// Waiting for a guard that another thread runs, not running one.
+    elsewhere: bool,
 }
 
 static MACHINE: Mutex<Machine> = Mutex::new(Machine {
@@ -83,11 +110,14 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     async_body: false,
     body_returned: None,
     budget: None,
-    body_code: None,
+    owner_code: None,
+    final_code: None,
     body_late: false,
     announced: false,
-    jobs: VecDeque::new(),
+    batch: VecDeque::new(),
     running: None,
+    settled: Vec::new(),
+    closed: false,
     watch_at: None,
     executor: 0,
     guards_ran: 0,
@@ -99,8 +129,8 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
 static WATCH: Condvar = Condvar::new();
 
 thread_local! {
-    /// Set while this thread runs a cleanup.
-    static IN_CLEANUP: Cell<bool> = const { Cell::new(false) };
+    /// The executor this thread is, if it is one.
+    static EXECUTOR: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
 pub(crate) fn configure(config: Config) {
@@ -136,38 +166,52 @@ pub(crate) fn signals() -> &'static [i32] {
     lock(&MACHINE).config.signals
 }
 
-pub(crate) fn in_cleanup() -> bool {
-    IN_CLEANUP.with(Cell::get)
+/// Whether an owner has claimed the end (it runs the cleanups, or is leaving).
+pub(crate) fn is_owned() -> bool {
+    matches!(lock(&MACHINE).phase, Phase::Cleaning | Phase::Exiting)
 }
 
 /// Starts the shutdown for `reason` if nothing has started it yet: the
-/// budget's clock starts, waiters wake, the runtime thread starts watching.
+/// first route is claimed (a signal may have claimed it already), the
+/// budget's clock starts, waiters wake, children are told, the runtime
+/// thread starts watching. Returns whether this call started it.
 ///
 /// All under the machine's lock: the thread that ends the shutdown takes
 /// that lock first, so it always knows whether a start line was printed (and
 /// so owes an end line).
-pub(crate) fn start(reason: ExitReason) -> bool {
+pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     let mut machine = lock(&MACHINE);
-    if !state::begin(reason) {
+    state::begin(reason, code);
+    if machine.phase != Phase::Running {
         return false;
     }
+    machine.phase = Phase::Draining;
     let reason = state::reason().unwrap_or(reason);
-    if machine.phase == Phase::Running {
-        machine.phase = Phase::Draining;
-        machine.budget = Some(Budget::new(Instant::now(), machine.config.timeout));
-    }
+    let now = Instant::now();
+    // The deadline runs from the signal, however late this thread is.
+    let from = match reason {
+        ExitReason::Signal(_) => crate::signals::first_signal_at().unwrap_or(now),
+        _ => now,
+    };
+    machine.budget = Some(Budget::new(from.min(now), machine.config.timeout));
     machine.announced =
         machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
     let forward = match reason {
         ExitReason::Signal(sig) => sig,
         _ => libc::SIGTERM,
     };
-    let forwarded = crate::children::forward(forward, crate::signals::first_from_terminal());
+    let (forwarded, as_term) = crate::children::forward(forward);
     if forwarded > 0 {
         log::line(format_args!(
             "forwarding {} to {}",
             SignalName(forward),
             Count(forwarded, "child")
+        ));
+    }
+    if as_term > 0 {
+        log::line(format_args!(
+            "forwarding SIGTERM to {} in our process group (it may have had the SIGINT already)",
+            Count(as_term, "child")
         ));
     }
     // A signal's start line was printed by the handler itself.
@@ -183,11 +227,20 @@ pub(crate) fn start(reason: ExitReason) -> bool {
     true
 }
 
-/// Runs every remaining cleanup on this thread, under the runtime thread's
-/// watch, and says how the process must end. `None` when another thread
-/// already owns the shutdown's end (this one should then wait for it).
+/// The route `reason` (with `code`) has reached the end on this thread:
+/// claims the end and runs every remaining cleanup here, under the runtime
+/// thread's watch, and says how the process must end. `None` when another
+/// route already owns the end: this thread must then wait for it.
 pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
-    start(reason);
+    start(reason, code);
+    // A cleanup this thread is inside of (an `exit` from a guard's closure)
+    // ends here: the drain must not wait for it.
+    if let Some(ticket) = registry::current() {
+        settle(ticket);
+    }
+    if is_owned() {
+        return None;
+    }
     if crate::thread::any_running() {
         set_body_returned("worker threads");
         join_workers();
@@ -198,20 +251,57 @@ pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
             crate::children::wait_for_children(until);
         }
     }
-    let (id, work) = {
+    let id = {
         let mut machine = lock(&MACHINE);
         if matches!(machine.phase, Phase::Cleaning | Phase::Exiting) {
             return None;
         }
-        machine.body_code = Some(code);
-        let id = begin_cleaning(&mut machine);
-        (id, !machine.jobs.is_empty())
+        machine.owner_code = Some(code);
+        begin_cleaning(&mut machine)
     };
-    if work {
-        // Someone must be able to abandon a cleanup that hangs.
-        crate::run::ensure_runtime();
-    }
+    // Someone must be able to abandon a cleanup that hangs.
+    crate::run::ensure_runtime();
     execute(id).then(finish)
+}
+
+/// `exit(code)` or `std::process::exit(code)` inside a cleanup while the
+/// process is ending: `code` becomes the final status, and the cleanup that
+/// called it is over.
+pub(crate) fn set_final_code(code: i32) {
+    lock(&MACHINE).final_code = Some(code);
+}
+
+/// The cleanup this thread runs called `exit` and cannot return to its
+/// runner. On the executor's thread, the rest of the cleanups run here, and
+/// the ending is returned; on a thread running its own guard, the executor
+/// goes on without that guard and this thread waits for it (`None`).
+pub(crate) fn exit_inside_cleanup(code: i32) -> Option<Ending> {
+    set_final_code(code);
+    if let Some(ticket) = registry::current() {
+        settle(ticket);
+    }
+    let executor = EXECUTOR.with(Cell::get)?;
+    let id = {
+        let mut machine = lock(&MACHINE);
+        if machine.executor != executor {
+            return None;
+        }
+        // The cleanup counts as run; this thread goes on as a new executor.
+        if let Some(running) = machine.running.take() {
+            count_ran(&mut machine, running.ticket_kind());
+        }
+        machine.executor += 1;
+        machine.executor
+    };
+    execute(id).then(finish)
+}
+
+/// Stops waiting for a claimed cleanup that will never finish by itself.
+fn settle(ticket: Ticket) {
+    let mut machine = lock(&MACHINE);
+    if !machine.settled.contains(&ticket) {
+        machine.settled.push(ticket);
+    }
 }
 
 /// Waits for the workers of `cleanup::thread::spawn` to return, within the
@@ -231,7 +321,7 @@ fn join_workers() {
     lock(&MACHINE).hung += stuck.len();
 }
 
-/// Moves to `Cleaning`: takes every armed cleanup and names a new executor.
+/// Moves to `Cleaning` and names a new executor.
 fn begin_cleaning(machine: &mut Machine) -> u64 {
     // Children had the body's share to end after the forwarded signal.
     let killed = crate::children::kill_and_reap();
@@ -244,60 +334,173 @@ fn begin_cleaning(machine: &mut Machine) -> u64 {
     machine
         .budget
         .get_or_insert_with(|| Budget::new(Instant::now(), timeout));
-    machine.jobs = registry::take_all().into();
     machine.executor += 1;
     WATCH.notify_all();
     machine.executor
 }
 
+/// What the executor does next.
+enum Step {
+    Run(Claimed, Kind, Name),
+    /// A guard runs on another thread: look again shortly.
+    Wait,
+    Done,
+}
+
 /// Runs cleanups until none is left (`true`) or this executor was abandoned
 /// while one of its cleanups hung (`false`).
 fn execute(id: u64) -> bool {
-    let mut finished: Option<(Kind, bool)> = None;
-    loop {
-        let cleanup = {
+    let outer = EXECUTOR.with(|executor| executor.replace(Some(id)));
+    let done = loop {
+        let step = {
             let mut machine = lock(&MACHINE);
             if machine.executor != id {
-                return false;
+                break false;
             }
-            if let Some((kind, ok)) = finished.take() {
-                match kind {
-                    Kind::Guard => machine.guards_ran += 1,
-                    Kind::Finalizer => machine.finalizers_ran += 1,
+            next_step(&mut machine)
+        };
+        match step {
+            Step::Done => break true,
+            Step::Wait => std::thread::sleep(POLL),
+            Step::Run(claimed, kind, name) => {
+                let result = registry::run(claimed, true);
+                let mut machine = lock(&MACHINE);
+                if machine.executor != id {
+                    break false;
                 }
-                machine.panicked += usize::from(!ok);
-            }
-            let Some(cleanup) = machine.jobs.pop_front() else {
                 machine.running = None;
-                return true;
+                match result {
+                    Ok(()) => count_ran(&mut machine, kind),
+                    // `exit` inside the cleanup: it is over; its code is kept.
+                    Err(payload) if payload.is::<state::ExitUnwind>() => {
+                        count_ran(&mut machine, kind)
+                    }
+                    Err(payload) => {
+                        log::line(format_args!(
+                            "{name} panicked: {}",
+                            registry::panic_message(&*payload)
+                        ));
+                        count_ran(&mut machine, kind);
+                        machine.panicked += 1;
+                    }
+                }
+            }
+        }
+    };
+    EXECUTOR.with(|executor| executor.set(outer));
+    done
+}
+
+fn count_ran(machine: &mut Machine, kind: Kind) {
+    match kind {
+        Kind::Guard => machine.guards_ran += 1,
+        Kind::Finalizer => machine.finalizers_ran += 1,
+    }
+}
+
+impl Running {
+    fn ticket_kind(&self) -> Kind {
+        self.name.0
+    }
+}
+
+/// Decides the executor's next step: the next armed cleanup in order, or a
+/// wait for a guard running elsewhere, or the end.
+fn next_step(machine: &mut Machine) -> Step {
+    loop {
+        while let Some(found) = machine.batch.pop_front() {
+            let Some(claimed) = found.ticket.claim() else {
+                continue; // its handle took it first
             };
             let now = Instant::now();
+            let after = machine.batch.len();
             let until = machine
                 .budget
-                .map_or(now, |budget| budget.cleanup_until(now, machine.jobs.len()));
+                .map_or(now, |budget| budget.cleanup_until(now, after));
+            let name = Name::of(&found);
             machine.running = Some(Running {
-                name: cleanup.name(),
+                ticket: found.ticket,
+                name,
                 started: now,
                 until,
+                elsewhere: false,
             });
             if machine.watch_at.is_some_and(|at| until < at) {
                 WATCH.notify_all();
             }
-            cleanup
-        };
-        let (kind, name) = (cleanup.kind, cleanup.name());
-        IN_CLEANUP.with(|flag| flag.set(true));
-        let result = catch_unwind(AssertUnwindSafe(cleanup.job));
-        IN_CLEANUP.with(|flag| flag.set(false));
-        if let Err(payload) = &result {
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(no message)");
-            log::line(format_args!("{name} panicked: {message}"));
+            return Step::Run(claimed, found.kind, name);
         }
-        finished = Some((kind, result.is_ok()));
+        let found = registry::scan();
+        let armed = |kind: Kind| {
+            let mut armed: Vec<Found> = found
+                .iter()
+                .filter(|found| found.state == State::Armed && found.kind == kind)
+                .copied()
+                .collect();
+            armed.sort_unstable_by_key(|found| std::cmp::Reverse(found.seq));
+            armed
+        };
+        let guards = armed(Kind::Guard);
+        if !guards.is_empty() {
+            machine.batch = guards.into();
+            continue;
+        }
+        // Guards running on their own threads finish before any finalizer.
+        let elsewhere: Vec<&Found> = found
+            .iter()
+            .filter(|found| found.state == State::Claimed)
+            .filter(|found| !machine.settled.contains(&found.ticket))
+            .collect();
+        if let Some(found) = elsewhere.iter().find(|found| found.kind == Kind::Guard) {
+            let waiting = armed(Kind::Finalizer).len();
+            wait_for(machine, found, waiting);
+            return Step::Wait;
+        }
+        let finalizers = armed(Kind::Finalizer);
+        if !finalizers.is_empty() {
+            machine.batch = finalizers.into();
+            continue;
+        }
+        // A finalizer being cancelled: its closure is being dropped.
+        if let Some(found) = elsewhere.first() {
+            wait_for(machine, found, 0);
+            return Step::Wait;
+        }
+        machine.running = None;
+        if !machine.closed {
+            // Nothing left: close, and look once more for what was made
+            // while this scan ran.
+            machine.closed = true;
+            registry::close();
+            continue;
+        }
+        return Step::Done;
+    }
+}
+
+/// The executor waits for `found`, running on another thread, within its
+/// share of the budget (the watchdog abandons it past that).
+fn wait_for(machine: &mut Machine, found: &Found, after: usize) {
+    if machine
+        .running
+        .as_ref()
+        .is_some_and(|running| running.elsewhere && running.ticket == found.ticket)
+    {
+        return;
+    }
+    let now = Instant::now();
+    let until = machine
+        .budget
+        .map_or(now, |budget| budget.cleanup_until(now, after));
+    machine.running = Some(Running {
+        ticket: found.ticket,
+        name: Name::of(found),
+        started: now,
+        until,
+        elsewhere: true,
+    });
+    if machine.watch_at.is_some_and(|at| until < at) {
+        WATCH.notify_all();
     }
 }
 
@@ -305,6 +508,7 @@ fn execute(id: u64) -> bool {
 fn finish() -> Ending {
     let mut machine = lock(&MACHINE);
     machine.phase = Phase::Exiting;
+    machine.panicked += registry::panicked_during_shutdown();
     let ending = machine.ending(false);
     let problems = machine.hung + machine.panicked > 0 || machine.body_late;
     if machine.announced || problems {
@@ -325,19 +529,26 @@ fn finish() -> Ending {
 }
 
 impl Machine {
-    /// How the process ends, given what happened. A shutdown is clean when the
-    /// body returned in time and every cleanup finished without panicking.
+    /// How the process ends: as the first route says, unless a cleanup
+    /// called `exit`. A shutdown is clean when the body returned in time and
+    /// every cleanup finished without panicking.
     fn ending(&self, deadline_hit: bool) -> Ending {
+        if let Some(code) = self.final_code {
+            return Ending::Code(code);
+        }
         let clean = !deadline_hit && !self.body_late && self.hung + self.panicked == 0;
-        let code = self.body_code.unwrap_or(1);
-        match state::reason().unwrap_or(ExitReason::Return) {
+        let (reason, code) = state::first().unwrap_or((ExitReason::Return, 0));
+        match reason {
             ExitReason::Signal(sig) => match self.config.exit {
                 Exit::Signal => Ending::Raise(sig),
                 Exit::Zero if clean => Ending::Code(0),
                 Exit::Code | Exit::Zero => Ending::Code(128 + sig),
             },
             ExitReason::Panic if cfg!(panic = "abort") => Ending::Abort,
-            ExitReason::Requested if !clean && code == 0 => Ending::Code(1),
+            ExitReason::Requested => match self.owner_code.unwrap_or(1) {
+                0 if !clean => Ending::Code(1),
+                code => Ending::Code(code),
+            },
             _ => Ending::Code(code),
         }
     }
@@ -417,9 +628,9 @@ pub(crate) fn watch() -> ! {
             crate::children::reap_orphans();
         }
         if now >= budget.hard() {
-            crate::children::forward(libc::SIGKILL, false);
+            crate::children::forward_kill();
             let ending = machine.ending(true);
-            let not_run = machine.jobs.len() + usize::from(machine.running.is_some());
+            let not_run = machine.batch.len() + usize::from(machine.running.is_some());
             machine.phase = Phase::Exiting;
             log::line(format_args!(
                 "deadline of {} reached, {} not run, {}",
@@ -432,13 +643,6 @@ pub(crate) fn watch() -> ! {
         let mut wake_at = budget.hard().min(next_report);
         match machine.phase {
             Phase::Draining if now >= body_until(&machine, &budget) => {
-                for (name, started) in registry::take_in_flight() {
-                    log::line(format_args!(
-                        "{name} hung, abandoned after {}",
-                        Secs(now - started)
-                    ));
-                    machine.hung += 1;
-                }
                 log::line(format_args!(
                     "main did not return within {}, running cleanups without it",
                     Secs(now - budget.start)
@@ -459,13 +663,19 @@ pub(crate) fn watch() -> ! {
                             running.name,
                             Secs(now - running.started)
                         ));
+                        let (ticket, elsewhere) = (running.ticket, running.elsewhere);
                         machine.hung += 1;
                         machine.running = None;
-                        machine.executor += 1;
-                        let id = machine.executor;
-                        drop(machine);
-                        spawn_executor(id);
-                        machine = lock(&MACHINE);
+                        machine.settled.push(ticket);
+                        if !elsewhere {
+                            // The executor is stuck inside it: a fresh one
+                            // goes on with the rest.
+                            machine.executor += 1;
+                            let id = machine.executor;
+                            drop(machine);
+                            spawn_executor(id);
+                            machine = lock(&MACHINE);
+                        }
                         continue;
                     }
                     wake_at = wake_at.min(running.until);
@@ -476,29 +686,7 @@ pub(crate) fn watch() -> ! {
         if now >= next_report && matches!(machine.phase, Phase::Draining | Phase::Cleaning) {
             next_report = now + REPORT_EVERY;
             wake_at = wake_at.min(next_report);
-            let left = Secs(budget.left(now));
-            let dropping = registry::in_flight().first().map(|&(name, _)| name);
-            match machine
-                .running
-                .as_ref()
-                .map(|running| running.name)
-                .or(dropping)
-            {
-                Some(name) => log::line(format_args!("running {name}, {left} left")),
-                None if machine.phase == Phase::Draining && machine.body_returned.is_some() => {
-                    let what = machine.body_returned.unwrap_or_default();
-                    log::line(format_args!("waiting for {what} to finish, {left} left"));
-                }
-                None if machine.phase == Phase::Draining => {
-                    let (guards, finalizers) = registry::pending();
-                    log::line(format_args!(
-                        "waiting for main to return, {} and {} pending, {left} left",
-                        Count(guards, "guard"),
-                        Count(finalizers, "finalizer")
-                    ));
-                }
-                None => {}
-            }
+            report(&machine, budget.left(now));
         }
         machine.watch_at = Some(wake_at);
         machine = WATCH
@@ -506,4 +694,33 @@ pub(crate) fn watch() -> ! {
             .unwrap_or_else(PoisonError::into_inner)
             .0;
     }
+}
+
+/// The progress line: what the shutdown is waiting for, and the time left.
+fn report(machine: &Machine, left: Duration) {
+    let left = Secs(left);
+    if let Some(running) = machine.running.as_ref() {
+        return log::line(format_args!("running {}, {left} left", running.name));
+    }
+    if machine.phase != Phase::Draining {
+        return;
+    }
+    let found = registry::scan();
+    if let Some(found) = found.iter().find(|found| found.state == State::Claimed) {
+        return log::line(format_args!("running {}, {left} left", Name::of(found)));
+    }
+    if let Some(what) = machine.body_returned {
+        return log::line(format_args!("waiting for {what} to finish, {left} left"));
+    }
+    let count = |kind| {
+        found
+            .iter()
+            .filter(|found| found.state == State::Armed && found.kind == kind)
+            .count()
+    };
+    log::line(format_args!(
+        "waiting for main to return, {} and {} pending, {left} left",
+        Count(count(Kind::Guard), "guard"),
+        Count(count(Kind::Finalizer), "finalizer")
+    ));
 }

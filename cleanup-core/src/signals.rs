@@ -14,20 +14,24 @@
 //! signal sent by someone.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
+use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
 
 use crate::config::Exit;
 use crate::log::{Secs, SignalName};
-use crate::state::{SHUTTING_DOWN, SIGNAL};
+use crate::state::{ExitReason, SHUTTING_DOWN};
 
 /// The write end of the runtime thread's wake-up pipe, or -1.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-/// The first signal came from the kernel: a terminal's Ctrl-C (or ^\\, or a
-/// hang-up), which the whole foreground process group received.
-static FROM_TERMINAL: AtomicBool = AtomicBool::new(false);
+/// How many SIGINTs arrived: the second one forces the exit.
+static SIGINTS: AtomicU32 = AtomicU32::new(0);
+/// When the first handled signal arrived (CLOCK_MONOTONIC, in ns), or 0: the
+/// deadline runs from there.
+static FIRST_SIGNAL_NS: AtomicU64 = AtomicU64::new(0);
 /// A runtime thread watches the deadline: the timer is not needed.
 static WATCHED: AtomicBool = AtomicBool::new(false);
 /// The deadline timer (a `timer_t`), once created.
@@ -50,9 +54,58 @@ pub(crate) fn set_wake_fd(fd: i32) {
     WAKE_FD.store(fd, Ordering::SeqCst);
 }
 
+/// CLOCK_MONOTONIC in nanoseconds, the clock `Instant` reads. Async-signal-safe.
+fn monotonic_ns() -> u64 {
+    // SAFETY: clock_gettime(2) writing into a zeroed timespec on this stack.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+        ts
+    };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
+
+/// When the first handled signal arrived, if one did.
+pub(crate) fn first_signal_at() -> Option<Instant> {
+    let at = FIRST_SIGNAL_NS.load(Ordering::SeqCst);
+    if at == 0 {
+        return None;
+    }
+    let now = Instant::now();
+    let ago = monotonic_ns().saturating_sub(at);
+    now.checked_sub(Duration::from_nanos(ago))
+}
+
+/// In the child of a `fork`: no runtime thread watches here, and the
+/// parent's timer and wake-up pipe are not ours.
+pub(crate) fn reset_after_fork() {
+    let fd = WAKE_FD.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: close(2) of the child's copy of the parent's pipe end.
+        unsafe { libc::close(fd) };
+    }
+    WATCHED.store(false, Ordering::SeqCst);
+    TIMER_READY.store(false, Ordering::SeqCst);
+    SIGINTS.store(0, Ordering::SeqCst);
+    // POSIX timers are not inherited: make this process its own.
+    if let Some(&(first, _)) = START_LINES.get().and_then(|lines| lines.first()) {
+        create_timer(first);
+    }
+}
+
 /// Installs the handler for each signal through signal-hook, which chains:
 /// handlers set before ours still run, and later signal-hook users coexist.
 pub(crate) fn install(signals: &[i32], timeout: Duration, exit: Exit) -> io::Result<()> {
+    // A signal that arrives while the handlers are being registered stays
+    // pending until they all are (signal-hook-registry has a window where a
+    // handler is set but not yet published), then runs ours.
+    let previous = block_on_this_thread(signals);
+    let installed = install_blocked(signals, timeout, exit);
+    restore_mask(&previous);
+    installed
+}
+
+fn install_blocked(signals: &[i32], timeout: Duration, exit: Exit) -> io::Result<()> {
     TIMEOUT_MS.store(
         u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         Ordering::SeqCst,
@@ -110,11 +163,6 @@ fn create_timer(signal: i32) {
     let _ = signal;
 }
 
-/// Whether the first signal came from the terminal (see `children`).
-pub(crate) fn first_from_terminal() -> bool {
-    FROM_TERMINAL.load(Ordering::SeqCst)
-}
-
 /// As PID 1, wakes the runtime thread on SIGCHLD so it reaps orphans.
 pub(crate) fn install_reaper() -> io::Result<()> {
     // SAFETY: registering a handler (sigaction); `wake` is async-signal-safe.
@@ -162,7 +210,11 @@ fn deadline_reached() -> ! {
     if !crate::log::quiet() {
         crate::log::write_stderr(b"shutdown: deadline reached before main returned, exiting\n");
     }
-    let sig = SIGNAL.load(Ordering::SeqCst);
+    crate::exit_status::flush_stdout_isolated();
+    let sig = match crate::state::first() {
+        Some((ExitReason::Signal(sig), _)) => sig,
+        _ => libc::SIGTERM,
+    };
     match POLICY.load(Ordering::SeqCst) {
         0 => crate::exit_status::die_by(sig),
         _ => crate::exit_status::hard_exit(128 + sig),
@@ -171,10 +223,12 @@ fn deadline_reached() -> ! {
 
 /// What the handler does. Async-signal-safe.
 ///
-/// The first signal marks the process as shutting down and wakes the runtime
-/// thread. A SIGINT once shutdown has started (the user pressing Ctrl-C again)
-/// forces the exit at once, by SIGINT, with no more cleanup. Repeated SIGTERM
-/// or SIGHUP change nothing: orchestrators may send several.
+/// The first signal, if nothing else started the shutdown, claims it: the
+/// deadline runs from now, sleepers wake, the runtime thread is told. A
+/// SIGINT that comes second (the user pressing Ctrl-C again) forces the exit
+/// at once, by SIGINT, with no more cleanup; a first SIGINT during a shutdown
+/// something else started only says how to force it. Repeated SIGTERM or
+/// SIGHUP change nothing: orchestrators may send several.
 fn on_signal(sig: i32, info: &libc::siginfo_t) {
     #[cfg(target_os = "linux")]
     if info.si_code == libc::SI_TIMER {
@@ -183,22 +237,24 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         }
         return;
     }
-    let first = SIGNAL
-        .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok();
-    #[cfg(target_os = "linux")]
-    if first && info.si_code == libc::SI_KERNEL {
-        FROM_TERMINAL.store(true, Ordering::SeqCst);
-    }
     let _ = info;
-    let was_shutting_down = SHUTTING_DOWN.swap(true, Ordering::SeqCst);
-    if sig == libc::SIGINT && (!first || was_shutting_down) {
+    let sigints = if sig == libc::SIGINT {
+        SIGINTS.fetch_add(1, Ordering::SeqCst)
+    } else {
+        0
+    };
+    if sig == libc::SIGINT && sigints > 0 {
         if !crate::log::quiet() {
             crate::log::write_stderr(b"shutdown: second SIGINT, exiting now without cleanup\n");
         }
         crate::exit_status::die_by(sig);
     }
-    if first {
+    let claimed = crate::state::claim(ExitReason::Signal(sig), sig);
+    if claimed {
+        FIRST_SIGNAL_NS.store(monotonic_ns(), Ordering::SeqCst);
+    }
+    let was_shutting_down = SHUTTING_DOWN.swap(true, Ordering::SeqCst);
+    if claimed {
         if let Some(lines) = START_LINES.get().filter(|_| !crate::log::quiet()) {
             if let Some((_, line)) = lines.iter().find(|(s, _)| *s == sig) {
                 crate::log::write_stderr(line);
@@ -207,26 +263,42 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         if !WATCHED.load(Ordering::SeqCst) {
             arm_timer(Duration::from_millis(TIMEOUT_MS.load(Ordering::SeqCst)));
         }
+    } else if sig == libc::SIGINT && !crate::log::quiet() {
+        crate::log::write_stderr(
+            b"shutdown: SIGINT received while shutting down; press Ctrl-C again to force\n",
+        );
+    }
+    if claimed || !was_shutting_down {
         // Sleepers in `sleep`/`wait` learn of it now, without a hand-off.
         crate::park::wake_from_handler();
         wake();
     }
 }
 
-/// Blocks the handled signals on the calling thread (the runtime thread), so
-/// the kernel delivers them to a thread of the program, where the handler
-/// wakes a sleeping `main` directly.
-pub(crate) fn block_on_this_thread(signals: &[i32]) {
-    // SAFETY: sigemptyset/sigaddset on a local set, then pthread_sigmask on
-    // the calling thread.
+/// Blocks `signals` on the calling thread; returns the mask it had. The
+/// runtime thread blocks the handled signals for good, so the kernel
+/// delivers them to a thread of the program, where the handler wakes a
+/// sleeping `main` directly.
+pub(crate) fn block_on_this_thread(signals: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset on local sets, then pthread_sigmask on
+    // the calling thread, writing the old mask into a local.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         for &sig in signals {
             libc::sigaddset(&mut set, sig);
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
+        previous
     }
+}
+
+/// Puts back a mask saved by [`block_on_this_thread`]; pending signals are
+/// delivered now.
+fn restore_mask(previous: &libc::sigset_t) {
+    // SAFETY: pthread_sigmask on the calling thread with a mask it had.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, previous, std::ptr::null_mut()) };
 }
 
 /// Wakes the runtime thread. Async-signal-safe; never blocks (the pipe is

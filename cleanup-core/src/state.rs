@@ -8,16 +8,21 @@
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Set once the process is ending, by whatever ends it. Never cleared.
 pub(crate) static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
-/// The first handled signal, or 0. Written by the signal handler.
-pub(crate) static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-static REASON: Mutex<Option<ExitReason>> = Mutex::new(None);
+/// The first route out of the process and its code, claimed once (by a
+/// compare-exchange, so the signal handler can claim it too): `tag << 32 |
+/// value`, 0 while the process runs.
+static FIRST: AtomicU64 = AtomicU64::new(0);
+
+/// The payload `cleanup::exit` unwinds a thread with: not a panic (no hook
+/// runs); `run`, or the runner of a cleanup, catches it.
+pub(crate) struct ExitUnwind(pub(crate) i32);
 
 thread_local! {
     static SHIELDS: Cell<usize> = const { Cell::new(0) };
@@ -142,33 +147,51 @@ pub fn is_shutting_down() -> bool {
 /// assert_eq!(cleanup_core::reason(), None);
 /// ```
 pub fn reason() -> Option<ExitReason> {
-    if !is_shutting_down() {
-        return None;
-    }
-    // Between the handler and the runtime thread only the atomic knows.
-    (*lock(&REASON)).or_else(|| match SIGNAL.load(Ordering::SeqCst) {
-        0 => None,
-        sig => Some(ExitReason::Signal(sig)),
-    })
+    first().map(|(reason, _)| reason)
 }
 
-/// Marks the process as ending. Returns `true` for the first call, the one
-/// whose reason counts; a signal already caught takes precedence.
-pub(crate) fn begin(reason: ExitReason) -> bool {
-    let mut slot = lock(&REASON);
-    if slot.is_some() {
-        return false;
-    }
-    let reason = match SIGNAL.load(Ordering::SeqCst) {
-        0 => reason,
-        sig => ExitReason::Signal(sig),
+/// The first route out of the process, with its exit code (`main`'s code
+/// for a return or an error, the argument of `exit`).
+pub(crate) fn first() -> Option<(ExitReason, i32)> {
+    let word = FIRST.load(Ordering::SeqCst);
+    let value = word as u32 as i32;
+    let reason = match word >> 32 {
+        0 => return None,
+        1 => ExitReason::Return,
+        2 => ExitReason::Error,
+        3 => ExitReason::Panic,
+        4 => ExitReason::Signal(value),
+        5 => ExitReason::Requested,
+        _ => ExitReason::Exit(value),
     };
-    *slot = Some(reason);
-    SHUTTING_DOWN.store(true, Ordering::SeqCst);
-    drop(slot);
+    Some((reason, value))
+}
+
+/// Claims the first route for `reason` (with `code`); `false` if another
+/// route came first. Async-signal-safe: one compare-exchange.
+pub(crate) fn claim(reason: ExitReason, code: i32) -> bool {
+    let (tag, value) = match reason {
+        ExitReason::Return => (1u64, code),
+        ExitReason::Error => (2, code),
+        ExitReason::Panic => (3, code),
+        ExitReason::Signal(sig) => (4, sig),
+        ExitReason::Requested => (5, code),
+        ExitReason::Exit(code) => (6, code),
+    };
+    let word = tag << 32 | u64::from(value as u32);
+    FIRST
+        .compare_exchange(0, word, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+}
+
+/// Marks the process as ending for `reason` (unless a route came first) and
+/// wakes every waiter. Returns whether this call set the flag.
+pub(crate) fn begin(reason: ExitReason, code: i32) -> bool {
+    claim(reason, code);
+    let first = !SHUTTING_DOWN.swap(true, Ordering::SeqCst);
     crate::park::wake_all();
     crate::token::wake_all();
-    true
+    first
 }
 
 /// Blocks until the process is shutting down or `until` passes. Returns

@@ -80,6 +80,13 @@ impl fmt::Display for WorkerName {
     }
 }
 
+/// In the child of a `fork`: the parent's workers do not exist here.
+pub(crate) fn forget_after_fork() {
+    if let Ok(mut workers) = WORKERS.try_lock() {
+        workers.clear();
+    }
+}
+
 /// Whether a worker of [`spawn`] is still running.
 pub(crate) fn any_running() -> bool {
     lock(&WORKERS)

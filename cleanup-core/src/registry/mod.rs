@@ -1,0 +1,405 @@
+//! Guards and finalizers: the cleanups that run exactly once.
+//!
+//! Each cleanup sits in a slot whose one atomic word says who runs it
+//! (`slots`): its handle's drop, `disarm`/`cancel`, or the shutdown drain,
+//! whichever claims it first; the others wait until it has finished. Guards
+//! and finalizers share the mechanism, in per-thread lists, so making one
+//! never contends with another thread.
+
+mod slots;
+
+use std::cell::{Cell, OnceCell};
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub(crate) use slots::{Claimed, Found, Kind, State, Ticket};
+use slots::{Lease, Slots};
+
+static REGISTRY: Slots = Slots::new();
+/// Creation order across threads. A load and a store, not a read-modify-write:
+/// a creation that happens after another (through any synchronization)
+/// reads its store, so it gets a larger number; concurrent ones may tie.
+static SEQ: AtomicU64 = AtomicU64::new(0);
+/// Guards that ran by their own drop once shutdown had started, and those
+/// that panicked there (the end line counts them).
+static DROPPED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
+static PANICKED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
+
+/// What this thread holds of the registry.
+struct ThreadState {
+    lease: OnceCell<Lease>,
+    /// How many cleanups this thread is running right now (nested: a
+    /// cleanup may drop a guard of its own).
+    depth: Cell<u32>,
+    /// The innermost cleanup it is running.
+    current: Cell<Option<Ticket>>,
+}
+
+thread_local! {
+    static THREAD: ThreadState = const {
+        ThreadState {
+            lease: OnceCell::new(),
+            depth: Cell::new(0),
+            current: Cell::new(None),
+        }
+    };
+}
+
+fn next_seq() -> u64 {
+    let seq = SEQ.load(Ordering::Relaxed) + 1;
+    SEQ.store(seq, Ordering::Relaxed);
+    seq
+}
+
+/// Arms a slot of this thread's list with `job`. If the registry is already
+/// closed (the process has run its cleanups and is leaving) and this is not
+/// a cleanup adding another, the call never returns: the process is about
+/// to end, and a cleanup made now could not be run.
+fn arm(kind: Kind, at: &'static Location<'static>, job: slots::Job) -> Ticket {
+    let seq = next_seq();
+    let mut job = Some(job);
+    let mut arm_with = |lease: &Lease| match job.take() {
+        Some(job) => lease.arm(kind, seq, at, job),
+        None => unreachable!("armed once"),
+    };
+    let ticket = match THREAD.try_with(|thread| arm_with(thread.lease.get_or_init(lease))) {
+        Ok(ticket) => ticket,
+        // In a thread-local destructor: a list of its own, never given back.
+        Err(_) => {
+            let lease = lease();
+            let ticket = arm_with(&lease);
+            std::mem::forget(lease);
+            ticket
+        }
+    };
+    if !ticket.arm_visible(&REGISTRY) && !in_cleanup() {
+        match ticket.claim() {
+            Some(taken) => drop(taken),
+            None => wait_released(&ticket),
+        }
+        loop {
+            std::thread::park();
+        }
+    }
+    ticket
+}
+
+fn lease() -> Lease {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        slots::init_barrier();
+        crate::hooks::install_fork_hook();
+    });
+    REGISTRY.lease()
+}
+
+/// Gives the slot of a cleanup this thread has just finished with back to
+/// this thread's list, if it is this thread's.
+fn give_back(ticket: &Ticket) {
+    let _ = THREAD.try_with(|thread| {
+        if let Some(lease) = thread.lease.get() {
+            if lease.holds(ticket) {
+                lease.give_back(ticket);
+            }
+        }
+    });
+}
+
+/// Waits until the claimer of `ticket` has finished with it. Bounded by the
+/// hard deadline once one is known: by then the process is gone anyway.
+fn wait_released(ticket: &Ticket) {
+    let mut pause = Duration::from_micros(20);
+    while ticket.is_claimed() {
+        if crate::deadline::hard().is_some_and(|hard| Instant::now() >= hard) {
+            return;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(1));
+    }
+}
+
+/// Whether this thread is running a cleanup (its own drop, or the drain's).
+pub(crate) fn in_cleanup() -> bool {
+    THREAD
+        .try_with(|thread| thread.depth.get() > 0)
+        .unwrap_or(false)
+}
+
+/// The cleanup this thread is running, if any.
+pub(crate) fn current() -> Option<Ticket> {
+    THREAD
+        .try_with(|thread| thread.current.get())
+        .ok()
+        .flatten()
+}
+
+/// Runs a claimed cleanup's closure on this thread, marked as a cleanup (so
+/// it may add cleanups even after the registry closed), then releases it.
+/// With `contain`, a panic is caught and returned instead of unwinding.
+pub(crate) fn run(
+    mut claimed: Claimed,
+    contain: bool,
+) -> Result<(), Box<dyn std::any::Any + Send>> {
+    let ticket = claimed.ticket();
+    let job = claimed.take_job();
+    let outer = THREAD
+        .try_with(|thread| {
+            thread.depth.set(thread.depth.get() + 1);
+            thread.current.replace(Some(ticket))
+        })
+        .ok()
+        .flatten();
+    struct Leave(Option<Ticket>);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            let _ = THREAD.try_with(|thread| {
+                thread.depth.set(thread.depth.get().saturating_sub(1));
+                thread.current.set(self.0);
+            });
+        }
+    }
+    let leave = Leave(outer);
+    let result = match job {
+        None => Ok(()),
+        Some(job) if contain => catch_unwind(AssertUnwindSafe(job)),
+        Some(job) => {
+            job();
+            Ok(())
+        }
+    };
+    drop(leave);
+    drop(claimed);
+    give_back(&ticket);
+    result
+}
+
+/// `guard created at src/main.rs:12:5`: how the log names a cleanup.
+#[derive(Clone, Copy)]
+pub(crate) struct Name(
+    pub(crate) Kind,
+    pub(crate) Option<&'static Location<'static>>,
+);
+
+impl Name {
+    pub(crate) fn of(found: &Found) -> Self {
+        Name(found.kind, found.at)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.0 {
+            Kind::Guard => "guard created",
+            Kind::Finalizer => "finalizer registered",
+        };
+        match self.1 {
+            Some(at) => write!(f, "{what} at {at}"),
+            None => f.write_str(what),
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// A closure that runs when this value is dropped — at the end of its scope,
+/// while a panic unwinds, or, if the process is shutting down and the scope
+/// never ends, from the shutdown drain. Exactly once, unless disarmed.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+/// use std::sync::Arc;
+///
+/// let cleaned = Arc::new(AtomicBool::new(false));
+/// {
+///     let flag = cleaned.clone();
+///     let _guard = cleanup_core::guard(move || flag.store(true, SeqCst));
+/// }
+/// assert!(cleaned.load(SeqCst));
+/// ```
+///
+/// If the drain has already started the closure when the guard is dropped
+/// (its thread was late), the drop waits for it to finish. A closure that
+/// panics while its thread is already unwinding is contained and named on
+/// stderr, not a double panic.
+///
+/// What a guard does not cover: SIGKILL, an OOM kill, power loss; and a
+/// second Ctrl-C, which asks for an exit without cleanup.
+#[must_use = "the guard runs its closure when dropped; `let _ = guard(..)` runs it at once"]
+pub struct Guard {
+    ticket: Ticket,
+}
+
+/// Makes a [`Guard`] that runs `f` when dropped.
+#[track_caller]
+pub fn guard<F>(f: F) -> Guard
+where
+    F: FnOnce() + Send + 'static,
+{
+    crate::run::ensure_runtime();
+    Guard {
+        ticket: arm(Kind::Guard, Location::caller(), Box::new(f)),
+    }
+}
+
+impl Guard {
+    /// Disarms the guard: its closure will never run (it is dropped unrun).
+    /// If the shutdown drain has already started it, waits until it has
+    /// finished; either way, once this returns the closure never starts.
+    ///
+    /// ```
+    /// let guard = cleanup_core::guard(|| unreachable!());
+    /// guard.disarm();
+    /// ```
+    pub fn disarm(self) {
+        let ticket = self.ticket;
+        std::mem::forget(self);
+        match ticket.claim() {
+            Some(claimed) => {
+                drop(claimed);
+                give_back(&ticket);
+            }
+            None => wait_released(&ticket),
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let Some(claimed) = self.ticket.claim() else {
+            // The drain took it: it runs there; the scope ends once it has.
+            return wait_released(&self.ticket);
+        };
+        if !std::thread::panicking() && !crate::state::is_shutting_down() {
+            let _ = run(claimed, false);
+            return;
+        }
+        let shutting_down = crate::state::is_shutting_down();
+        let name = Name(Kind::Guard, self.ticket.location());
+        match run(claimed, true) {
+            Ok(()) => {}
+            // `cleanup::exit` inside the closure: the closure is over, and
+            // the code it gave is already recorded.
+            Err(payload) if payload.is::<crate::state::ExitUnwind>() => {}
+            Err(payload) if std::thread::panicking() => {
+                // A second panic while this thread unwinds would abort the
+                // process: contain it, name it, and let the unwinding go on.
+                crate::log::line(format_args!(
+                    "{name} panicked: {}",
+                    panic_message(&*payload)
+                ));
+                PANICKED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(payload) => {
+                if shutting_down {
+                    PANICKED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
+                }
+                std::panic::resume_unwind(payload)
+            }
+        }
+        if shutting_down {
+            DROPPED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("armed", &!self.ticket.is_released())
+            .finish()
+    }
+}
+
+/// A handle on a closure registered with [`on_exit`]. Dropping the handle does
+/// not cancel it; [`Finalizer::cancel`] does.
+#[must_use = "dropping the handle keeps the finalizer; bind it to `_` if you never cancel"]
+pub struct Finalizer {
+    ticket: Ticket,
+}
+
+/// Registers `f` to run once when the process ends, however it ends (as
+/// `atexit`, but also on signals, panics and `std::process::exit`). Finalizers
+/// run after every guard, newest first.
+///
+/// ```
+/// let _ = cleanup_core::on_exit(|| eprintln!("bye"));
+/// ```
+#[track_caller]
+pub fn on_exit<F>(f: F) -> Finalizer
+where
+    F: FnOnce() + Send + 'static,
+{
+    crate::hooks::install_process_exit_hook();
+    crate::run::ensure_runtime();
+    Finalizer {
+        ticket: arm(Kind::Finalizer, Location::caller(), Box::new(f)),
+    }
+}
+
+impl Finalizer {
+    /// Cancels the finalizer: it will not run. Does nothing if it already
+    /// ran; if the shutdown drain has started it, waits until it has
+    /// finished. Once this returns, the closure never starts.
+    ///
+    /// ```
+    /// let finalizer = cleanup_core::on_exit(|| unreachable!());
+    /// finalizer.cancel();
+    /// ```
+    pub fn cancel(self) {
+        match self.ticket.claim() {
+            Some(claimed) => {
+                drop(claimed);
+                give_back(&self.ticket);
+            }
+            None => wait_released(&self.ticket),
+        }
+    }
+}
+
+impl fmt::Debug for Finalizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finalizer")
+            .field("armed", &!self.ticket.is_released())
+            .finish()
+    }
+}
+
+/// Every cleanup armed or running right now.
+pub(crate) fn scan() -> Vec<Found> {
+    REGISTRY.scan()
+}
+
+/// No cleanup made from now on outside a cleanup is accepted (see [`arm`]);
+/// a scan after this sees every one that was.
+pub(crate) fn close() {
+    REGISTRY.close();
+}
+
+pub(crate) fn dropped_during_shutdown() -> usize {
+    DROPPED_DURING_SHUTDOWN.load(Ordering::Relaxed)
+}
+
+pub(crate) fn panicked_during_shutdown() -> usize {
+    PANICKED_DURING_SHUTDOWN.load(Ordering::Relaxed)
+}
+
+/// In the child of a `fork`: the parent's cleanups are not ours to run.
+pub(crate) fn forget_all_after_fork() {
+    let _ = THREAD.try_with(|thread| {
+        thread.depth.set(0);
+        thread.current.set(None);
+        REGISTRY.forget_all_after_fork(thread.lease.get());
+    });
+}
+
+#[cfg(test)]
+mod tests;

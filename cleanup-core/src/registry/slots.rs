@@ -1,0 +1,607 @@
+//! The lock-free heart of the registry: one slot per cleanup, and one atomic
+//! word per slot that decides, once, who runs it.
+//!
+//! This is the crate's only module with `unsafe` beyond syscalls. Its
+//! protocol is model-checked with loom (`tests` below, under `--cfg loom`),
+//! where the atomics and cells come from loom's shim instead of `std`.
+//!
+//! # The protocol
+//!
+//! ```text
+//!             arm (the slot's owner thread)        claim (one CAS: Guard::drop,
+//!   EMPTY(g) ─────────────────────────────▶ ARMED(g) ──────▶ the drain, disarm, cancel)
+//!      ▲                                                        │
+//!      │                  release (the claimer, once the        ▼
+//!      └────── EMPTY(g+1) ◀─ closure has run or been dropped) CLAIMED(g)
+//! ```
+//!
+//! - Every transition is one atomic operation on the slot's word
+//!   (`generation << 3 | kind << 2 | state`); the claim is a compare-exchange
+//!   from `ARMED(g)`, so among a drop, a disarm and the drain exactly one wins,
+//!   and only the winner touches the closure.
+//! - A handle ([`Ticket`]) names its slot *and* generation: once the slot has
+//!   been released and armed again for another cleanup, an old handle's claim
+//!   fails instead of running someone else's closure.
+//! - A loser waits until the word leaves `CLAIMED(g)`: "after `disarm()`
+//!   returns, the closure never starts; if the drain had started it, the call
+//!   returns once it has finished".
+//! - Slots live in chunks that are never freed while the registry lives, so a
+//!   scan from another thread never reads freed memory; only the thread that
+//!   leases a [`Local`] arms its slots, so arming needs no read-modify-write.
+//! - Closing: once the shutdown has run everything, the registry is closed;
+//!   an arm that then sees `closed` (outside a cleanup) is taken back. The
+//!   arm's store and the close's store are ordered by a Dekker pair of
+//!   fences, asymmetric where the kernel offers `membarrier`: the arming side
+//!   pays a compiler fence, the (once per process) closing side the barrier.
+
+use std::panic::Location;
+
+use self::shim::{AtomicBool, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
+
+/// A cleanup's closure.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+/// Slots per chunk: a chunk is allocated when a thread holds this many
+/// cleanups at once, and kept.
+#[cfg(not(loom))]
+const CHUNK: usize = 32;
+#[cfg(loom)]
+const CHUNK: usize = 2;
+
+const EMPTY: u64 = 0;
+const ARMED: u64 = 1;
+const CLAIMED: u64 = 2;
+const STATE: u64 = 0b11;
+const FINALIZER_BIT: u64 = 0b100;
+const GEN_SHIFT: u32 = 3;
+
+/// Whether a cleanup came from `guard` or `on_exit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Guard,
+    Finalizer,
+}
+
+fn word(generation: u64, kind: Kind, state: u64) -> u64 {
+    let kind = match kind {
+        Kind::Guard => 0,
+        Kind::Finalizer => FINALIZER_BIT,
+    };
+    generation << GEN_SHIFT | kind | state
+}
+
+fn generation(word: u64) -> u64 {
+    word >> GEN_SHIFT
+}
+
+fn kind(word: u64) -> Kind {
+    if word & FINALIZER_BIT == 0 {
+        Kind::Guard
+    } else {
+        Kind::Finalizer
+    }
+}
+
+/// One cleanup's place.
+pub(crate) struct Slot {
+    word: AtomicU64,
+    /// Creation order across threads, for the drain's newest-first order.
+    seq: AtomicU64,
+    /// Where it was made, for the log. Always a `&'static Location`.
+    at: AtomicPtr<Location<'static>>,
+    /// Written by the owner while the slot is `EMPTY` and leased to it; taken
+    /// by the winner of the claim. Nobody else touches it.
+    job: UnsafeCell<Option<Job>>,
+}
+
+// SAFETY: `job` is only accessed by the thread that owns the slot's state at
+// that moment (the arming leaseholder while EMPTY, the claimer while CLAIMED),
+// and ownership passes through the slot's atomic word with Release/Acquire.
+unsafe impl Sync for Slot {}
+// SAFETY: as above; a `Job` is `Send`.
+unsafe impl Send for Slot {}
+
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            word: AtomicU64::new(EMPTY),
+            seq: AtomicU64::new(0),
+            at: AtomicPtr::new(std::ptr::null_mut()),
+            job: UnsafeCell::new(None),
+        }
+    }
+
+    fn location(&self) -> Option<&'static Location<'static>> {
+        let at = self.at.load(Ordering::Relaxed);
+        // SAFETY: `at` only ever holds null or a pointer made from a
+        // `&'static Location`, which lives for the whole program.
+        unsafe { at.as_ref() }
+    }
+}
+
+struct Chunk {
+    slots: [Slot; CHUNK],
+    next: AtomicPtr<Chunk>,
+}
+
+impl Chunk {
+    fn new() -> Box<Self> {
+        Box::new(Chunk {
+            slots: std::array::from_fn(|_| Slot::new()),
+            next: AtomicPtr::new(std::ptr::null_mut()),
+        })
+    }
+}
+
+/// A thread's slots. Leased by one thread at a time (a finished thread's
+/// list goes to the next thread), never freed while the registry lives.
+pub(crate) struct Local {
+    first: Box<Chunk>,
+    /// The next list in the registry's list of all lists.
+    next: AtomicPtr<Local>,
+    leased: AtomicBool,
+    /// Slots known to be `EMPTY`: the leaseholder's alone.
+    free: UnsafeCell<Vec<&'static Slot>>,
+}
+
+// SAFETY: `free` is only touched by the leaseholder; the lease passes between
+// threads through `leased` with Release/Acquire.
+unsafe impl Sync for Local {}
+// SAFETY: as above.
+unsafe impl Send for Local {}
+
+impl Local {
+    fn chunks(&self) -> impl Iterator<Item = &Chunk> {
+        let mut chunk: Option<&Chunk> = Some(&self.first);
+        std::iter::from_fn(move || {
+            let this = chunk?;
+            let next = this.next.load(Ordering::Acquire);
+            // SAFETY: `next` is null or a leaked chunk, published with Release
+            // after it was fully built, and never freed while `self` lives.
+            chunk = unsafe { next.as_ref() };
+            Some(this)
+        })
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.chunks().flat_map(|chunk| chunk.slots.iter())
+    }
+}
+
+/// The registry: every thread's slots, and whether it is closed.
+pub(crate) struct Slots {
+    head: AtomicPtr<Local>,
+    closed: AtomicBool,
+}
+
+impl Slots {
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> Self {
+        Slots {
+            head: AtomicPtr::new(std::ptr::null_mut()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        Slots {
+            head: AtomicPtr::new(std::ptr::null_mut()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn locals(&self) -> impl Iterator<Item = &'static Local> {
+        let mut local = self.head.load(Ordering::Acquire);
+        std::iter::from_fn(move || {
+            // SAFETY: the list holds leaked `Local`s, each published with
+            // Release after it was built, never freed.
+            let this: &'static Local = unsafe { local.as_ref()? };
+            local = this.next.load(Ordering::Acquire);
+            Some(this)
+        })
+    }
+
+    /// A list of slots for the calling thread: a free one, or a new one.
+    pub(crate) fn lease(&'static self) -> Lease {
+        for local in self.locals() {
+            if local
+                .leased
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Lease(local);
+            }
+        }
+        let local: &'static Local = Box::leak(Box::new(Local {
+            first: Chunk::new(),
+            next: AtomicPtr::new(std::ptr::null_mut()),
+            leased: AtomicBool::new(true),
+            free: UnsafeCell::new(Vec::new()),
+        }));
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            local.next.store(head, Ordering::Relaxed);
+            let new = local as *const Local as *mut Local;
+            match self
+                .head
+                .compare_exchange(head, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return Lease(local),
+                Err(current) => head = current,
+            }
+        }
+    }
+
+    /// Every cleanup armed or running right now, in no particular order.
+    pub(crate) fn scan(&self) -> Vec<Found> {
+        let mut found = Vec::new();
+        for local in self.locals() {
+            for slot in local.slots() {
+                let word = slot.word.load(Ordering::Acquire);
+                let state = match word & STATE {
+                    ARMED => State::Armed,
+                    CLAIMED => State::Claimed,
+                    _ => continue,
+                };
+                found.push(Found {
+                    ticket: Ticket {
+                        slot: slot_ref(slot),
+                        generation: generation(word),
+                        local,
+                    },
+                    kind: kind(word),
+                    seq: slot.seq.load(Ordering::Relaxed),
+                    at: slot.location(),
+                    state,
+                });
+            }
+        }
+        found
+    }
+
+    /// From now on an arm outside a cleanup is taken back. A scan that starts
+    /// after this returns sees every arm that was not.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        barrier::heavy();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// In a child made by `fork`: the cleanups here belong to the parent.
+    /// Forgets every one (their closures are leaked, not run, not dropped:
+    /// they hold the parent's resources), and frees the lists of the threads
+    /// that do not exist in the child. Runs with one thread alive.
+    #[cfg(not(loom))]
+    pub(crate) fn forget_all_after_fork(&self, mine: Option<&Lease>) {
+        let mine = mine.map(|lease| lease.0);
+        for local in self.locals() {
+            for slot in local.slots() {
+                let word = slot.word.load(Ordering::Relaxed);
+                if word & STATE != EMPTY {
+                    // SAFETY: the only thread alive; the closure is the
+                    // parent's, so it is leaked rather than run or dropped.
+                    unsafe { slot.job.with_mut(|job| std::mem::forget((*job).take())) };
+                    slot.word
+                        .store(next_empty(generation(word)), Ordering::Release);
+                }
+            }
+            if !mine.is_some_and(|mine| std::ptr::eq(mine, local)) {
+                // SAFETY: the only thread alive: no leaseholder is running.
+                unsafe { local.free.with_mut(|free| (*free).clear()) };
+                local.leased.store(false, Ordering::Release);
+            }
+        }
+        self.closed.store(false, Ordering::Relaxed);
+    }
+}
+
+fn next_empty(generation: u64) -> u64 {
+    word(generation + 1, Kind::Guard, EMPTY)
+}
+
+/// Extends a slot borrowed from a `'static` list to `'static`.
+fn slot_ref(slot: &Slot) -> &'static Slot {
+    // SAFETY: every slot lives in a chunk of a leaked `Local` (see `lease`),
+    // never freed while the program runs.
+    unsafe { &*(slot as *const Slot) }
+}
+
+/// A cleanup seen by [`Slots::scan`].
+#[derive(Clone, Copy)]
+pub(crate) struct Found {
+    pub(crate) ticket: Ticket,
+    pub(crate) kind: Kind,
+    pub(crate) seq: u64,
+    pub(crate) at: Option<&'static Location<'static>>,
+    pub(crate) state: State,
+}
+
+/// What a slot held when scanned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Waiting to run.
+    Armed,
+    /// Running (or being disarmed) on some thread.
+    Claimed,
+}
+
+/// The calling thread's use of a [`Local`]; gives it back when dropped.
+pub(crate) struct Lease(&'static Local);
+
+impl Lease {
+    /// Arms a free slot with `job`. The caller then checks [`Slots::is_closed`]
+    /// through [`Ticket::arm_visible`].
+    pub(crate) fn arm(
+        &self,
+        kind: Kind,
+        seq: u64,
+        at: &'static Location<'static>,
+        job: Job,
+    ) -> Ticket {
+        let slot = self.free_slot();
+        let current = generation(slot.word.load(Ordering::Relaxed));
+        slot.seq.store(seq, Ordering::Relaxed);
+        slot.at
+            .store(at as *const Location<'static> as *mut _, Ordering::Relaxed);
+        // SAFETY: the slot is EMPTY and was handed to this leaseholder alone
+        // by `free_slot`: no other thread touches its job until the Release
+        // store below publishes it as ARMED.
+        unsafe { slot.job.with_mut(|cell| *cell = Some(job)) };
+        slot.word
+            .store(word(current, kind, ARMED), Ordering::Release);
+        Ticket {
+            slot,
+            generation: current,
+            local: self.0,
+        }
+    }
+
+    /// Whether `ticket`'s slot belongs to this lease.
+    pub(crate) fn holds(&self, ticket: &Ticket) -> bool {
+        std::ptr::eq(self.0, ticket.local)
+    }
+
+    /// Gives back a slot this thread has just released itself (see
+    /// [`Claimed`]); the caller must have checked [`Lease::holds`].
+    pub(crate) fn give_back(&self, ticket: &Ticket) {
+        // SAFETY: the leaseholder's own list, touched by no other thread. The
+        // slot was released by this thread's own claim, so it is in no list
+        // yet and no rescan (which only runs when the list is empty) added it.
+        unsafe { self.0.free.with_mut(|free| (*free).push(ticket.slot)) };
+    }
+
+    /// A slot that is EMPTY, taken off this lease's free list; when the list
+    /// is empty, found by a scan, or in a new chunk.
+    fn free_slot(&self) -> &'static Slot {
+        // SAFETY: the free list is this leaseholder's alone.
+        unsafe {
+            self.0.free.with_mut(|free| {
+                let free = &mut *free;
+                if let Some(slot) = free.pop() {
+                    return slot;
+                }
+                let mut last: &Chunk = &self.0.first;
+                for chunk in self.0.chunks() {
+                    for slot in &chunk.slots {
+                        if slot.word.load(Ordering::Acquire) & STATE == EMPTY {
+                            free.push(slot_ref(slot));
+                        }
+                    }
+                    last = chunk;
+                }
+                // Grow when fewer than a quarter are free, so a thread that
+                // keeps many cleanups does not rescan on every arm.
+                if free.len() < CHUNK / 4 {
+                    let chunk: &'static Chunk = Box::leak(Chunk::new());
+                    free.extend(chunk.slots.iter().rev());
+                    last.next
+                        .store(chunk as *const Chunk as *mut Chunk, Ordering::Release);
+                }
+                free.pop().expect("a chunk was just added")
+            })
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.leased.store(false, Ordering::Release);
+    }
+}
+
+/// Names one arming of one slot: a handle's claim to its cleanup.
+#[derive(Clone, Copy)]
+pub(crate) struct Ticket {
+    slot: &'static Slot,
+    generation: u64,
+    /// The list the slot belongs to, so its holder can take it back.
+    local: &'static Local,
+}
+
+impl PartialEq for Ticket {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.slot, other.slot) && self.generation == other.generation
+    }
+}
+
+impl Eq for Ticket {}
+
+impl Ticket {
+    /// The Dekker half of arming: `false` if the registry was closed before
+    /// this arm became visible to its final scan. Then the caller takes the
+    /// arm back with [`Ticket::claim`] (or finds the drain ran it).
+    pub(crate) fn arm_visible(&self, registry: &Slots) -> bool {
+        barrier::light();
+        !registry.is_closed()
+    }
+
+    /// Takes the cleanup for the caller alone; `None` if someone else did
+    /// (or it is gone).
+    pub(crate) fn claim(&self) -> Option<Claimed> {
+        let armed = self.slot.word.load(Ordering::Relaxed);
+        if armed & STATE != ARMED || generation(armed) != self.generation {
+            return None;
+        }
+        self.slot
+            .word
+            .compare_exchange(
+                armed,
+                armed & !STATE | CLAIMED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()?;
+        // SAFETY: the claim above made this thread the slot's only user
+        // until `Claimed` releases it; the Acquire pairs with the arm's
+        // Release, so the job written before it is visible.
+        let job = unsafe { self.slot.job.with_mut(|cell| (*cell).take()) };
+        Some(Claimed { ticket: *self, job })
+    }
+
+    /// Whether the cleanup is still claimed by someone (running, or being
+    /// disarmed), so that a caller must wait for it.
+    pub(crate) fn is_claimed(&self) -> bool {
+        self.slot.word.load(Ordering::Acquire) == self.claimed_word()
+    }
+
+    /// Whether this arming is over: run, disarmed, or taken back.
+    pub(crate) fn is_released(&self) -> bool {
+        generation(self.slot.word.load(Ordering::Acquire)) != self.generation
+    }
+
+    fn claimed_word(&self) -> u64 {
+        let current = self.slot.word.load(Ordering::Relaxed);
+        word(self.generation, kind(current), CLAIMED)
+    }
+
+    pub(crate) fn location(&self) -> Option<&'static Location<'static>> {
+        self.slot.location()
+    }
+}
+
+/// A cleanup taken by its claimer: run it or drop it; either way the slot is
+/// released when this value is dropped (also by unwinding, so a closure that
+/// panics still counts as finished).
+pub(crate) struct Claimed {
+    ticket: Ticket,
+    job: Option<Job>,
+}
+
+impl Claimed {
+    pub(crate) fn ticket(&self) -> Ticket {
+        self.ticket
+    }
+
+    /// The closure, for the caller to run. The slot is released when `self`
+    /// is dropped, which the caller does once the closure has returned.
+    pub(crate) fn take_job(&mut self) -> Option<Job> {
+        self.job.take()
+    }
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        // An unrun closure (disarm, cancel) is dropped before the release, so
+        // its captures are gone when the handle's call returns.
+        drop(self.job.take());
+        self.ticket
+            .slot
+            .word
+            .store(next_empty(self.ticket.generation), Ordering::Release);
+    }
+}
+
+/// The shim: loom's atomics and cells under `--cfg loom`, std's otherwise.
+mod shim {
+    #[cfg(loom)]
+    pub(crate) use loom::cell::UnsafeCell;
+    #[cfg(loom)]
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
+
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
+
+    /// `std::cell::UnsafeCell` with loom's access API.
+    #[cfg(not(loom))]
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    #[cfg(not(loom))]
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+/// The fences of the close/arm Dekker pair.
+mod barrier {
+    #[cfg(not(loom))]
+    use std::sync::atomic::{compiler_fence, AtomicBool};
+
+    use super::shim::{fence, Ordering};
+
+    /// `membarrier(2)` is registered: the arming side may use a compiler fence.
+    #[cfg(not(loom))]
+    static ASYMMETRIC: AtomicBool = AtomicBool::new(false);
+
+    /// Registers for `membarrier(2)` so arms pay a compiler fence only. Once
+    /// per process, before the first lease; harmless if unavailable.
+    #[cfg(not(loom))]
+    pub(crate) fn init() {
+        #[cfg(target_os = "linux")]
+        {
+            const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+            // SAFETY: membarrier(2) registration takes no pointers.
+            let registered =
+                unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) }
+                    == 0;
+            if registered {
+                ASYMMETRIC.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// The arming side, between its store and its load of `closed`.
+    #[inline]
+    pub(super) fn light() {
+        #[cfg(not(loom))]
+        if ASYMMETRIC.load(Ordering::Relaxed) {
+            compiler_fence(Ordering::SeqCst);
+            return;
+        }
+        fence(Ordering::SeqCst);
+    }
+
+    /// The closing side, between its store of `closed` and its scan.
+    pub(super) fn heavy() {
+        fence(Ordering::SeqCst);
+        #[cfg(all(not(loom), target_os = "linux"))]
+        if ASYMMETRIC.load(Ordering::SeqCst) {
+            const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+            // SAFETY: membarrier(2) takes no pointers; it makes every running
+            // thread of this process execute a full memory barrier.
+            let done = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) } == 0;
+            if !done {
+                // The arms rely on this barrier: never let them go unfenced.
+                const GLOBAL: libc::c_long = 1;
+                // SAFETY: as above, for every thread of the system.
+                unsafe { libc::syscall(libc::SYS_membarrier, GLOBAL, 0, 0) };
+            }
+        }
+    }
+}
+
+#[cfg(not(loom))]
+pub(crate) use barrier::init as init_barrier;
+
+#[cfg(all(test, loom))]
+mod tests;
