@@ -23,39 +23,53 @@
 
 #![warn(missing_docs)]
 
-#[cfg(feature = "tokio")]
-mod async_main;
-mod children;
-mod config;
-mod deadline;
-mod exit_status;
-mod hooks;
-mod log;
-mod park;
-mod registry;
-mod run;
-mod shutdown;
-mod signals;
-mod state;
-pub mod thread;
-mod token;
+// Under `--cfg loom` the crate is the registry's lock-free protocol alone,
+// model-checked by loom (see `registry/slots.rs`).
+#[cfg(loom)]
+#[path = "registry/slots.rs"]
+#[allow(dead_code)]
+mod slots;
 
-pub use children::{spawn, Child};
-pub use config::TIMEOUT_ENV;
-pub use registry::{guard, on_exit, Finalizer, Guard};
-pub use run::{exit, request_shutdown};
-pub use state::{
-    checkpoint, is_shutting_down, reason, shield, sleep, ExitReason, Shield, Shutdown,
-};
-pub use token::{token, Cancelled, ShutdownToken};
+/// Every item of the crate but under `--cfg loom`.
+macro_rules! not_under_loom {
+    ($($item:item)*) => { $( #[cfg(not(loom))] $item )* };
+}
 
-/// What the expansion of `#[graceful_main]` calls. Not a public API: it may
-/// change in any release.
-#[doc(hidden)]
-pub mod __private {
+not_under_loom! {
     #[cfg(feature = "tokio")]
-    pub use crate::async_main::{run_async, Flavor};
-    pub use crate::config::{Config, Exit};
-    pub use crate::run::run;
-    pub use libc::{SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+    mod async_main;
+    mod children;
+    mod config;
+    mod deadline;
+    mod exit_status;
+    mod hooks;
+    mod log;
+    mod park;
+    mod registry;
+    mod run;
+    mod shutdown;
+    mod signals;
+    mod state;
+    pub mod thread;
+    mod token;
+
+    pub use children::{spawn, Child};
+    pub use config::TIMEOUT_ENV;
+    pub use registry::{guard, on_exit, Finalizer, Guard};
+    pub use run::{exit, request_shutdown};
+    pub use state::{
+        checkpoint, is_shutting_down, reason, shield, sleep, ExitReason, Shield, Shutdown,
+    };
+    pub use token::{token, Cancelled, ShutdownToken};
+
+    /// What the expansion of `#[graceful_main]` calls. Not a public API: it may
+    /// change in any release.
+    #[doc(hidden)]
+    pub mod __private {
+        #[cfg(feature = "tokio")]
+        pub use crate::async_main::{run_async, Flavor};
+        pub use crate::config::{Config, Exit};
+        pub use crate::run::run;
+        pub use libc::{SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+    }
 }

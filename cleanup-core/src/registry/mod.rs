@@ -8,7 +8,7 @@
 
 mod slots;
 
-use std::cell::{Cell, OnceCell};
+use std::cell::Cell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,24 +27,54 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 static DROPPED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 static PANICKED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 
-/// What this thread holds of the registry.
-struct ThreadState {
-    lease: OnceCell<Lease>,
+// What this thread holds of the registry. Plain `const` thread-locals
+// without a destructor, so the hot path reads them with no lazy set-up; the
+// one with a destructor (which gives the list back when the thread ends) is
+// touched once per thread.
+thread_local! {
+    static LEASE: Cell<Option<Lease>> = const { Cell::new(None) };
     /// How many cleanups this thread is running right now (nested: a
     /// cleanup may drop a guard of its own).
-    depth: Cell<u32>,
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
     /// The innermost cleanup it is running.
-    current: Cell<Option<Ticket>>,
+    static CURRENT: Cell<Option<Ticket>> = const { Cell::new(None) };
+    static RELEASE_AT_EXIT: ReleaseAtExit = const { ReleaseAtExit };
 }
 
-thread_local! {
-    static THREAD: ThreadState = const {
-        ThreadState {
-            lease: OnceCell::new(),
-            depth: Cell::new(0),
-            current: Cell::new(None),
+/// Gives this thread's list back when the thread ends.
+struct ReleaseAtExit;
+
+impl Drop for ReleaseAtExit {
+    fn drop(&mut self) {
+        if let Some(lease) = LEASE.with(Cell::take) {
+            lease.release();
         }
-    };
+    }
+}
+
+/// This thread's list of slots, leased on first use.
+#[inline]
+fn my_lease() -> Lease {
+    match LEASE.with(Cell::get) {
+        Some(lease) => lease,
+        None => new_lease(),
+    }
+}
+
+#[cold]
+fn new_lease() -> Lease {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        slots::init_barrier();
+        crate::hooks::install_fork_hook();
+    });
+    let lease = REGISTRY.lease();
+    // Kept only if it can be given back when the thread ends; in a
+    // thread-local destructor it serves this once and stays leased.
+    if RELEASE_AT_EXIT.try_with(|_| ()).is_ok() {
+        LEASE.with(|cell| cell.set(Some(lease)));
+    }
+    lease
 }
 
 fn next_seq() -> u64 {
@@ -58,23 +88,8 @@ fn next_seq() -> u64 {
 /// a cleanup adding another, the call never returns: the process is about
 /// to end, and a cleanup made now could not be run.
 fn arm(kind: Kind, at: &'static Location<'static>, job: slots::Job) -> Ticket {
-    let seq = next_seq();
-    let mut job = Some(job);
-    let mut arm_with = |lease: &Lease| match job.take() {
-        Some(job) => lease.arm(kind, seq, at, job),
-        None => unreachable!("armed once"),
-    };
-    let ticket = match THREAD.try_with(|thread| arm_with(thread.lease.get_or_init(lease))) {
-        Ok(ticket) => ticket,
-        // In a thread-local destructor: a list of its own, never given back.
-        Err(_) => {
-            let lease = lease();
-            let ticket = arm_with(&lease);
-            std::mem::forget(lease);
-            ticket
-        }
-    };
-    if !ticket.arm_visible(&REGISTRY) && !in_cleanup() {
+    let ticket = my_lease().arm(kind, next_seq(), at, job);
+    if !ticket.arm_visible(&REGISTRY) && !in_cleanup() && !crate::exit_status::leaving_here() {
         match ticket.claim() {
             Some(taken) => drop(taken),
             None => wait_released(&ticket),
@@ -86,25 +101,14 @@ fn arm(kind: Kind, at: &'static Location<'static>, job: slots::Job) -> Ticket {
     ticket
 }
 
-fn lease() -> Lease {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        slots::init_barrier();
-        crate::hooks::install_fork_hook();
-    });
-    REGISTRY.lease()
-}
-
 /// Gives the slot of a cleanup this thread has just finished with back to
 /// this thread's list, if it is this thread's.
 fn give_back(ticket: &Ticket) {
-    let _ = THREAD.try_with(|thread| {
-        if let Some(lease) = thread.lease.get() {
-            if lease.holds(ticket) {
-                lease.give_back(ticket);
-            }
+    if let Some(lease) = LEASE.with(Cell::get) {
+        if lease.holds(ticket) {
+            lease.give_back(ticket);
         }
-    });
+    }
 }
 
 /// Waits until the claimer of `ticket` has finished with it. Bounded by the
@@ -122,45 +126,22 @@ fn wait_released(ticket: &Ticket) {
 
 /// Whether this thread is running a cleanup (its own drop, or the drain's).
 pub(crate) fn in_cleanup() -> bool {
-    THREAD
-        .try_with(|thread| thread.depth.get() > 0)
-        .unwrap_or(false)
+    DEPTH.with(Cell::get) > 0
 }
 
 /// The cleanup this thread is running, if any.
 pub(crate) fn current() -> Option<Ticket> {
-    THREAD
-        .try_with(|thread| thread.current.get())
-        .ok()
-        .flatten()
+    CURRENT.with(Cell::get)
 }
 
 /// Runs a claimed cleanup's closure on this thread, marked as a cleanup (so
-/// it may add cleanups even after the registry closed), then releases it.
-/// With `contain`, a panic is caught and returned instead of unwinding.
-pub(crate) fn run(
-    mut claimed: Claimed,
-    contain: bool,
-) -> Result<(), Box<dyn std::any::Any + Send>> {
+/// it may add cleanups even after the registry closed), then releases it
+/// and gives its slot back. With `contain`, a panic is caught and returned
+/// instead of unwinding.
+pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
     let ticket = claimed.ticket();
     let job = claimed.take_job();
-    let outer = THREAD
-        .try_with(|thread| {
-            thread.depth.set(thread.depth.get() + 1);
-            thread.current.replace(Some(ticket))
-        })
-        .ok()
-        .flatten();
-    struct Leave(Option<Ticket>);
-    impl Drop for Leave {
-        fn drop(&mut self) {
-            let _ = THREAD.try_with(|thread| {
-                thread.depth.set(thread.depth.get().saturating_sub(1));
-                thread.current.set(self.0);
-            });
-        }
-    }
-    let leave = Leave(outer);
+    let inside = Inside::enter(ticket);
     let result = match job {
         None => Ok(()),
         Some(job) if contain => catch_unwind(AssertUnwindSafe(job)),
@@ -169,10 +150,34 @@ pub(crate) fn run(
             Ok(())
         }
     };
-    drop(leave);
+    drop(inside);
     drop(claimed);
     give_back(&ticket);
     result
+}
+
+/// Marks this thread as running `ticket`'s cleanup until dropped (also by
+/// unwinding).
+struct Inside {
+    outer: Option<Ticket>,
+}
+
+impl Inside {
+    #[inline]
+    fn enter(ticket: Ticket) -> Self {
+        DEPTH.with(|depth| depth.set(depth.get() + 1));
+        Inside {
+            outer: CURRENT.with(|current| current.replace(Some(ticket))),
+        }
+    }
+}
+
+impl Drop for Inside {
+    #[inline]
+    fn drop(&mut self) {
+        DEPTH.with(|depth| depth.set(depth.get() - 1));
+        CURRENT.with(|current| current.set(self.outer));
+    }
 }
 
 /// `guard created at src/main.rs:12:5`: how the log names a cleanup.
@@ -278,36 +283,41 @@ impl Drop for Guard {
             // The drain took it: it runs there; the scope ends once it has.
             return wait_released(&self.ticket);
         };
-        if !std::thread::panicking() && !crate::state::is_shutting_down() {
-            let _ = run(claimed, false);
-            return;
-        }
         let shutting_down = crate::state::is_shutting_down();
-        let name = Name(Kind::Guard, self.ticket.location());
-        match run(claimed, true) {
-            Ok(()) => {}
-            // `cleanup::exit` inside the closure: the closure is over, and
-            // the code it gave is already recorded.
-            Err(payload) if payload.is::<crate::state::ExitUnwind>() => {}
-            Err(payload) if std::thread::panicking() => {
-                // A second panic while this thread unwinds would abort the
-                // process: contain it, name it, and let the unwinding go on.
-                crate::log::line(format_args!(
-                    "{name} panicked: {}",
-                    panic_message(&*payload)
-                ));
-                PANICKED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(payload) => {
-                if shutting_down {
-                    PANICKED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
-                }
-                std::panic::resume_unwind(payload)
-            }
+        // Always caught (free unless it panics), so that asking whether the
+        // thread is already unwinding is left to the rare panicking case.
+        if let Err(payload) = run(claimed, true) {
+            self.panicked(payload, shutting_down);
         }
         if shutting_down {
             DROPPED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+impl Guard {
+    /// The closure unwound. `cleanup::exit` inside it during a shutdown ends
+    /// the closure (its code is recorded); a panic while the thread already
+    /// unwinds is contained and named (a second panic would abort the
+    /// process); anything else goes on unwinding as it would have.
+    #[cold]
+    fn panicked(&self, payload: Box<dyn std::any::Any + Send>, shutting_down: bool) {
+        if shutting_down && payload.is::<crate::state::ExitUnwind>() {
+            return;
+        }
+        if std::thread::panicking() {
+            crate::log::line(format_args!(
+                "{} panicked: {}",
+                Name(Kind::Guard, self.ticket.location()),
+                panic_message(&*payload)
+            ));
+            PANICKED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if shutting_down {
+            PANICKED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
+        }
+        std::panic::resume_unwind(payload)
     }
 }
 
@@ -394,11 +404,9 @@ pub(crate) fn panicked_during_shutdown() -> usize {
 
 /// In the child of a `fork`: the parent's cleanups are not ours to run.
 pub(crate) fn forget_all_after_fork() {
-    let _ = THREAD.try_with(|thread| {
-        thread.depth.set(0);
-        thread.current.set(None);
-        REGISTRY.forget_all_after_fork(thread.lease.get());
-    });
+    DEPTH.with(|depth| depth.set(0));
+    CURRENT.with(|current| current.set(None));
+    REGISTRY.forget_all_after_fork(LEASE.with(Cell::get).as_ref());
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@
 //!   fences, asymmetric where the kernel offers `membarrier`: the arming side
 //!   pays a compiler fence, the (once per process) closing side the barrier.
 
+use std::marker::PhantomData;
 use std::panic::Location;
 
 use self::shim::{AtomicBool, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
@@ -203,6 +204,8 @@ impl Slots {
     }
 
     /// A list of slots for the calling thread: a free one, or a new one.
+    /// The caller keeps the [`Lease`] on its thread and gives it back with
+    /// [`Lease::release`] when the thread ends.
     pub(crate) fn lease(&'static self) -> Lease {
         for local in self.locals() {
             if local
@@ -210,7 +213,7 @@ impl Slots {
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                return Lease(local);
+                return Lease(local, PhantomData);
             }
         }
         let local: &'static Local = Box::leak(Box::new(Local {
@@ -227,7 +230,7 @@ impl Slots {
                 .head
                 .compare_exchange(head, new, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => return Lease(local),
+                Ok(_) => return Lease(local, PhantomData),
                 Err(current) => head = current,
             }
         }
@@ -329,8 +332,10 @@ pub(crate) enum State {
     Claimed,
 }
 
-/// The calling thread's use of a [`Local`]; gives it back when dropped.
-pub(crate) struct Lease(&'static Local);
+/// The calling thread's use of a [`Local`]. Not `Send`: only the thread
+/// that leased it arms its slots and touches its free list.
+#[derive(Clone, Copy)]
+pub(crate) struct Lease(&'static Local, PhantomData<*const ()>);
 
 impl Lease {
     /// Arms a free slot with `job`. The caller then checks [`Slots::is_closed`]
@@ -407,8 +412,9 @@ impl Lease {
     }
 }
 
-impl Drop for Lease {
-    fn drop(&mut self) {
+impl Lease {
+    /// Gives the list back for the next thread (this one is ending).
+    pub(crate) fn release(self) {
         self.0.leased.store(false, Ordering::Release);
     }
 }
@@ -603,5 +609,8 @@ mod barrier {
 #[cfg(not(loom))]
 pub(crate) use barrier::init as init_barrier;
 
+// Loaded (by `lib.rs`) as the crate's only module under loom, so the path
+// is relative to this file's directory.
 #[cfg(all(test, loom))]
+#[path = "slots/tests.rs"]
 mod tests;
