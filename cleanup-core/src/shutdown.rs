@@ -64,9 +64,10 @@ struct Machine {
     /// threads, spawned tasks) before the cleanups, within the body's share.
     body_returned: Option<&'static str>,
     budget: Option<Budget>,
-    /// The code of the route that owns the end (what a requested shutdown
-    /// exits with).
-    owner_code: Option<i32>,
+    /// The code `main` returned (or panicked) with: what a requested
+    /// shutdown exits with. A later `exit` on another thread does not
+    /// change it: the first route, the request, decides.
+    body_code: Option<i32>,
     /// `exit(code)` or `std::process::exit(code)` from inside a cleanup.
     final_code: Option<i32>,
     /// The body did not return within its share: the runtime went on without it.
@@ -110,7 +111,7 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     async_body: false,
     body_returned: None,
     budget: None,
-    owner_code: None,
+    body_code: None,
     final_code: None,
     body_late: false,
     announced: false,
@@ -233,6 +234,12 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
 /// route already owns the end: this thread must then wait for it.
 pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
     start(reason, code);
+    if matches!(
+        reason,
+        ExitReason::Return | ExitReason::Error | ExitReason::Panic
+    ) {
+        lock(&MACHINE).body_code.get_or_insert(code);
+    }
     // A cleanup this thread is inside of (an `exit` from a guard's closure)
     // ends here: the drain must not wait for it.
     if let Some(ticket) = registry::current() {
@@ -256,11 +263,13 @@ pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
         if matches!(machine.phase, Phase::Cleaning | Phase::Exiting) {
             return None;
         }
-        machine.owner_code = Some(code);
         begin_cleaning(&mut machine)
     };
-    // Someone must be able to abandon a cleanup that hangs.
-    crate::run::ensure_runtime();
+    if !registry::scan().is_empty() {
+        // Someone must be able to abandon a cleanup that hangs. (With
+        // nothing to run, no thread: the signal's timer keeps the deadline.)
+        crate::run::ensure_runtime();
+    }
     execute(id).then(finish)
 }
 
@@ -545,7 +554,7 @@ impl Machine {
                 Exit::Code | Exit::Zero => Ending::Code(128 + sig),
             },
             ExitReason::Panic if cfg!(panic = "abort") => Ending::Abort,
-            ExitReason::Requested => match self.owner_code.unwrap_or(1) {
+            ExitReason::Requested => match self.body_code.unwrap_or(0) {
                 0 if !clean => Ending::Code(1),
                 code => Ending::Code(code),
             },
