@@ -44,6 +44,19 @@
 //! | a second SIGINT (Ctrl-C again) | no | no more | killed by SIGINT, at once |
 //! | SIGKILL, OOM kill, power loss | no | no | 137 (nothing can run) |
 //!
+//! # Exactly once, under every race
+//!
+//! Each cleanup is claimed once, by one compare-exchange, by whoever comes
+//! first: its drop, [`Guard::disarm`]/[`Finalizer::cancel`], or the shutdown;
+//! the others wait until it has finished, so after `disarm()` returns the
+//! closure never starts. A guard still running on its own thread is waited
+//! for before any finalizer starts; cleanups made during the shutdown still
+//! run. The end of the process has one owner: the first route out (a signal,
+//! a return, a panic, `exit` on any thread) decides the status, and later
+//! routes wait for it; [`exit`] inside a cleanup sets the final code while
+//! the remaining cleanups still run. A child made by `fork` runs none of its
+//! parent's cleanups.
+//!
 //! # Async main (feature `tokio`)
 //!
 //! `#[graceful_main] async fn main` builds a tokio runtime, as

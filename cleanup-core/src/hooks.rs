@@ -44,6 +44,9 @@ pub(crate) fn install_panic_hook() {
 /// Registers, once, the hook that makes a `fork`ed child forget its
 /// parent's cleanups.
 pub(crate) fn install_fork_hook() {
+    if cfg!(miri) {
+        return; // no `pthread_atfork` under Miri (the registry's unit tests)
+    }
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: registers a function the C library calls in the child of
@@ -60,6 +63,9 @@ pub(crate) fn install_fork_hook() {
 /// Registers, once, the hook that runs the cleanups when the process calls
 /// `exit` (`std::process::exit`, or returning from a plain `main`).
 pub(crate) fn install_process_exit_hook() {
+    if cfg!(miri) {
+        return; // no C exit hooks under Miri (the registry's unit tests)
+    }
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         install_fork_hook();
@@ -105,7 +111,7 @@ fn run_at_exit(status: i32) {
     // A panic must not unwind into the C library.
     let _ = std::panic::catch_unwind(|| {
         crate::exit_status::set_exiting();
-        let ending = if crate::registry::in_cleanup() && crate::state::is_shutting_down() {
+        let ending = if crate::state::is_shutting_down() && crate::registry::in_cleanup() {
             // Inside a cleanup: `status` is final, and the rest still run.
             shutdown::exit_inside_cleanup(status)
         } else {

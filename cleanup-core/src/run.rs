@@ -256,7 +256,7 @@ pub fn request_shutdown() {
 /// cleanup_core::exit(3);
 /// ```
 pub fn exit(code: i32) -> ! {
-    if registry::in_cleanup() && state::is_shutting_down() {
+    if state::is_shutting_down() && registry::in_cleanup() {
         if cfg!(panic = "unwind") {
             shutdown::set_final_code(code);
             // Caught by whatever runs the cleanup: it is over.

@@ -240,9 +240,9 @@ pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
     ) {
         lock(&MACHINE).body_code.get_or_insert(code);
     }
-    // A cleanup this thread is inside of (an `exit` from a guard's closure)
-    // ends here: the drain must not wait for it.
-    if let Some(ticket) = registry::current() {
+    // The cleanups this thread is inside of (an `exit` from a guard's
+    // closure) end here: the drain must not wait for them.
+    for ticket in registry::mine() {
         settle(ticket);
     }
     if is_owned() {
@@ -286,7 +286,7 @@ pub(crate) fn set_final_code(code: i32) {
 /// goes on without that guard and this thread waits for it (`None`).
 pub(crate) fn exit_inside_cleanup(code: i32) -> Option<Ending> {
     set_final_code(code);
-    if let Some(ticket) = registry::current() {
+    for ticket in registry::mine() {
         settle(ticket);
     }
     let executor = EXECUTOR.with(Cell::get)?;

@@ -9,8 +9,8 @@
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::thread::{JoinHandle, ThreadId};
 use std::time::Instant;
 
 use crate::state::lock;
@@ -22,6 +22,16 @@ static RETURNED: Condvar = Condvar::new();
 struct Worker {
     at: &'static Location<'static>,
     done: AtomicBool,
+    /// The worker's thread, once it runs: a worker that ends the process
+    /// itself (`exit` on its thread) is not waited for by its own end.
+    thread: OnceLock<ThreadId>,
+}
+
+impl Worker {
+    fn running_elsewhere(&self) -> bool {
+        !self.done.load(Ordering::SeqCst)
+            && self.thread.get() != Some(&std::thread::current().id())
+    }
 }
 
 /// Marks its worker as returned when dropped, panics included.
@@ -63,9 +73,11 @@ where
     let worker = Arc::new(Worker {
         at: Location::caller(),
         done: AtomicBool::new(false),
+        thread: OnceLock::new(),
     });
     lock(&WORKERS).push(Arc::clone(&worker));
     std::thread::spawn(move || {
+        let _ = worker.thread.set(std::thread::current().id());
         let _returned = Returned(worker);
         f(token())
     })
@@ -89,9 +101,7 @@ pub(crate) fn forget_after_fork() {
 
 /// Whether a worker of [`spawn`] is still running.
 pub(crate) fn any_running() -> bool {
-    lock(&WORKERS)
-        .iter()
-        .any(|worker| !worker.done.load(Ordering::SeqCst))
+    lock(&WORKERS).iter().any(|worker| worker.running_elsewhere())
 }
 
 /// Waits until every worker has returned or `until` passes; returns the
@@ -100,9 +110,10 @@ pub(crate) fn wait_for_workers(until: Instant) -> Vec<WorkerName> {
     let mut workers = lock(&WORKERS);
     loop {
         workers.retain(|worker| !worker.done.load(Ordering::SeqCst));
+        let left = workers.iter().filter(|worker| worker.running_elsewhere());
         let now = Instant::now();
-        if workers.is_empty() || now >= until {
-            return workers.iter().map(|worker| WorkerName(worker.at)).collect();
+        if left.clone().next().is_none() || now >= until {
+            return left.map(|worker| WorkerName(worker.at)).collect();
         }
         workers = RETURNED
             .wait_timeout(workers, until - now)

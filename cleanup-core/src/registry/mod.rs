@@ -33,11 +33,6 @@ static PANICKED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 // touched once per thread.
 thread_local! {
     static LEASE: Cell<Option<Lease>> = const { Cell::new(None) };
-    /// How many cleanups this thread is running right now (nested: a
-    /// cleanup may drop a guard of its own).
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-    /// The innermost cleanup it is running.
-    static CURRENT: Cell<Option<Ticket>> = const { Cell::new(None) };
     static RELEASE_AT_EXIT: ReleaseAtExit = const { ReleaseAtExit };
 }
 
@@ -89,7 +84,7 @@ fn next_seq() -> u64 {
 /// to end, and a cleanup made now could not be run.
 fn arm(kind: Kind, at: &'static Location<'static>, job: slots::Job) -> Ticket {
     let ticket = my_lease().arm(kind, next_seq(), at, job);
-    if !ticket.arm_visible(&REGISTRY) && !in_cleanup() && !crate::exit_status::leaving_here() {
+    if !ticket.arm_visible(&REGISTRY) && !crate::exit_status::leaving_here() && !in_cleanup() {
         match ticket.claim() {
             Some(taken) => drop(taken),
             None => wait_released(&ticket),
@@ -125,13 +120,20 @@ fn wait_released(ticket: &Ticket) {
 }
 
 /// Whether this thread is running a cleanup (its own drop, or the drain's).
+/// A scan: for the rare paths (an `exit`, a registration after the close).
 pub(crate) fn in_cleanup() -> bool {
-    DEPTH.with(Cell::get) > 0
+    REGISTRY.scan().iter().any(|found| found.mine)
 }
 
-/// The cleanup this thread is running, if any.
-pub(crate) fn current() -> Option<Ticket> {
-    CURRENT.with(Cell::get)
+/// The cleanups this thread is running (nested: a cleanup may drop a guard
+/// of its own): those an `exit` from inside them ends.
+pub(crate) fn mine() -> Vec<Ticket> {
+    REGISTRY
+        .scan()
+        .into_iter()
+        .filter(|found| found.mine)
+        .map(|found| found.ticket)
+        .collect()
 }
 
 /// Runs a claimed cleanup's closure on this thread, marked as a cleanup (so
@@ -140,9 +142,7 @@ pub(crate) fn current() -> Option<Ticket> {
 /// instead of unwinding.
 pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
     let ticket = claimed.ticket();
-    let job = claimed.take_job();
-    let inside = Inside::enter(ticket);
-    let result = match job {
+    let result = match claimed.take_job() {
         None => Ok(()),
         Some(job) if contain => catch_unwind(AssertUnwindSafe(job)),
         Some(job) => {
@@ -150,34 +150,9 @@ pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std
             Ok(())
         }
     };
-    drop(inside);
     drop(claimed);
     give_back(&ticket);
     result
-}
-
-/// Marks this thread as running `ticket`'s cleanup until dropped (also by
-/// unwinding).
-struct Inside {
-    outer: Option<Ticket>,
-}
-
-impl Inside {
-    #[inline]
-    fn enter(ticket: Ticket) -> Self {
-        DEPTH.with(|depth| depth.set(depth.get() + 1));
-        Inside {
-            outer: CURRENT.with(|current| current.replace(Some(ticket))),
-        }
-    }
-}
-
-impl Drop for Inside {
-    #[inline]
-    fn drop(&mut self) {
-        DEPTH.with(|depth| depth.set(depth.get() - 1));
-        CURRENT.with(|current| current.set(self.outer));
-    }
 }
 
 /// `guard created at src/main.rs:12:5`: how the log names a cleanup.
@@ -284,8 +259,10 @@ impl Drop for Guard {
             return wait_released(&self.ticket);
         };
         let shutting_down = crate::state::is_shutting_down();
-        // Always caught (free unless it panics), so that asking whether the
-        // thread is already unwinding is left to the rare panicking case.
+        if !shutting_down && !std::thread::panicking() {
+            let _ = run(claimed, false);
+            return;
+        }
         if let Err(payload) = run(claimed, true) {
             self.panicked(payload, shutting_down);
         }
@@ -404,8 +381,6 @@ pub(crate) fn panicked_during_shutdown() -> usize {
 
 /// In the child of a `fork`: the parent's cleanups are not ours to run.
 pub(crate) fn forget_all_after_fork() {
-    DEPTH.with(|depth| depth.set(0));
-    CURRENT.with(|current| current.set(None));
     REGISTRY.forget_all_after_fork(LEASE.with(Cell::get).as_ref());
 }
 

@@ -37,7 +37,7 @@
 use std::marker::PhantomData;
 use std::panic::Location;
 
-use self::shim::{AtomicBool, AtomicPtr, AtomicU64, Ordering, UnsafeCell};
+use self::shim::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
 
 /// A cleanup's closure.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
@@ -90,6 +90,10 @@ pub(crate) struct Slot {
     seq: AtomicU64,
     /// Where it was made, for the log. Always a `&'static Location`.
     at: AtomicPtr<Location<'static>>,
+    /// The thread running it while it is claimed ([`this_thread`]), else 0:
+    /// so a thread that ends the process from inside a cleanup is not
+    /// waited for by its own end.
+    claimer: AtomicUsize,
     /// Written by the owner while the slot is `EMPTY` and leased to it; taken
     /// by the winner of the claim. Nobody else touches it.
     job: UnsafeCell<Option<Job>>,
@@ -108,6 +112,7 @@ impl Slot {
             word: AtomicU64::new(EMPTY),
             seq: AtomicU64::new(0),
             at: AtomicPtr::new(std::ptr::null_mut()),
+            claimer: AtomicUsize::new(0),
             job: UnsafeCell::new(None),
         }
     }
@@ -257,6 +262,8 @@ impl Slots {
                     seq: slot.seq.load(Ordering::Relaxed),
                     at: slot.location(),
                     state,
+                    mine: state == State::Claimed
+                        && slot.claimer.load(Ordering::Relaxed) == this_thread(),
                 });
             }
         }
@@ -321,6 +328,16 @@ pub(crate) struct Found {
     pub(crate) seq: u64,
     pub(crate) at: Option<&'static Location<'static>>,
     pub(crate) state: State,
+    /// Claimed by the calling thread: it is running it (or inside it).
+    pub(crate) mine: bool,
+}
+
+/// A number that names the calling thread while it lives: the address of a
+/// thread-local. (The claimer is cleared before a slot is released, so a
+/// stale number is never read as a new claim.)
+fn this_thread() -> usize {
+    std::thread_local!(static MARK: u8 = const { 0 });
+    MARK.with(|mark| mark as *const u8 as usize)
 }
 
 /// What a slot held when scanned.
@@ -461,6 +478,7 @@ impl Ticket {
                 Ordering::Relaxed,
             )
             .ok()?;
+        self.slot.claimer.store(this_thread(), Ordering::Relaxed);
         // SAFETY: the claim above made this thread the slot's only user
         // until `Claimed` releases it; the Acquire pairs with the arm's
         // Release, so the job written before it is visible.
@@ -514,6 +532,7 @@ impl Drop for Claimed {
         // An unrun closure (disarm, cancel) is dropped before the release, so
         // its captures are gone when the handle's call returns.
         drop(self.job.take());
+        self.ticket.slot.claimer.store(0, Ordering::Relaxed);
         self.ticket
             .slot
             .word
@@ -526,10 +545,14 @@ mod shim {
     #[cfg(loom)]
     pub(crate) use loom::cell::UnsafeCell;
     #[cfg(loom)]
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
 
     #[cfg(not(loom))]
-    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
 
     /// `std::cell::UnsafeCell` with loom's access API.
     #[cfg(not(loom))]
@@ -563,7 +586,8 @@ mod barrier {
     /// per process, before the first lease; harmless if unavailable.
     #[cfg(not(loom))]
     pub(crate) fn init() {
-        #[cfg(target_os = "linux")]
+        // Miri has no `membarrier`: there the arms use a full fence.
+        #[cfg(all(target_os = "linux", not(miri)))]
         {
             const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
             // SAFETY: membarrier(2) registration takes no pointers.
@@ -590,7 +614,7 @@ mod barrier {
     /// The closing side, between its store of `closed` and its scan.
     pub(super) fn heavy() {
         fence(Ordering::SeqCst);
-        #[cfg(all(not(loom), target_os = "linux"))]
+        #[cfg(all(not(loom), not(miri), target_os = "linux"))]
         if ASYMMETRIC.load(Ordering::SeqCst) {
             const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
             // SAFETY: membarrier(2) takes no pointers; it makes every running
