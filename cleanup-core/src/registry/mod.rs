@@ -224,10 +224,10 @@ pub fn guard<F>(f: F) -> Guard
 where
     F: FnOnce() + Send + 'static,
 {
+    let ticket = arm(Kind::Guard, Location::caller(), Box::new(f));
+    // After the arm: a runtime thread started now finds it at once.
     crate::run::ensure_runtime();
-    Guard {
-        ticket: arm(Kind::Guard, Location::caller(), Box::new(f)),
-    }
+    Guard { ticket }
 }
 
 impl Guard {
@@ -326,10 +326,9 @@ where
     F: FnOnce() + Send + 'static,
 {
     crate::hooks::install_process_exit_hook();
+    let ticket = arm(Kind::Finalizer, Location::caller(), Box::new(f));
     crate::run::ensure_runtime();
-    Finalizer {
-        ticket: arm(Kind::Finalizer, Location::caller(), Box::new(f)),
-    }
+    Finalizer { ticket }
 }
 
 impl Finalizer {
