@@ -22,8 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    fixture_line, Ended, Running, Spawn, MARGIN, SIGABRT, SIGINT, SIGKILL, SIGTERM, TIMEOUT,
-    TIMEOUT_SECS,
+    fixture_line, Ended, Running, Spawn, MARGIN, SIGABRT, SIGINT, SIGKILL, SIGTERM, TIMEOUT_SECS,
 };
 
 const FIXTURE: &str = "races";

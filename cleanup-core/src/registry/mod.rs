@@ -72,6 +72,7 @@ fn new_lease() -> Lease {
     lease
 }
 
+#[inline]
 fn next_seq() -> u64 {
     let seq = SEQ.load(Ordering::Relaxed) + 1;
     SEQ.store(seq, Ordering::Relaxed);
@@ -82,22 +83,35 @@ fn next_seq() -> u64 {
 /// closed (the process has run its cleanups and is leaving) and this is not
 /// a cleanup adding another, the call never returns: the process is about
 /// to end, and a cleanup made now could not be run.
+#[inline]
 fn arm(kind: Kind, at: &'static Location<'static>, job: slots::Job) -> Ticket {
     let ticket = my_lease().arm(kind, next_seq(), at, job);
-    if !ticket.arm_visible(&REGISTRY) && !crate::exit_status::leaving_here() && !in_cleanup() {
-        match ticket.claim() {
-            Some(taken) => drop(taken),
-            None => wait_released(&ticket),
-        }
-        loop {
-            std::thread::park();
-        }
+    if !ticket.arm_visible(&REGISTRY) {
+        closed(ticket);
     }
     ticket
 }
 
+/// The registry closed before `ticket`'s arm was seen: unless this is a
+/// cleanup adding another (or the thread leaving the process), the arm is
+/// taken back and the thread stops here.
+#[cold]
+fn closed(ticket: Ticket) {
+    if crate::exit_status::leaving_here() || in_cleanup() {
+        return;
+    }
+    match ticket.claim() {
+        Some(taken) => drop(taken),
+        None => wait_released(&ticket),
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Gives the slot of a cleanup this thread has just finished with back to
 /// this thread's list, if it is this thread's.
+#[inline]
 fn give_back(ticket: &Ticket) {
     if let Some(lease) = LEASE.with(Cell::get) {
         if lease.holds(ticket) {
@@ -140,6 +154,7 @@ pub(crate) fn mine() -> Vec<Ticket> {
 /// it may add cleanups even after the registry closed), then releases it
 /// and gives its slot back. With `contain`, a panic is caught and returned
 /// instead of unwinding.
+#[inline]
 pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
     let ticket = claimed.ticket();
     let result = match claimed.take_job() {

@@ -90,6 +90,8 @@ pub(crate) struct Slot {
     seq: AtomicU64,
     /// Where it was made, for the log. Always a `&'static Location`.
     at: AtomicPtr<Location<'static>>,
+    /// The list it belongs to: set when its chunk is made, never changed.
+    owner: AtomicPtr<Local>,
     /// The thread running it while it is claimed ([`this_thread`]), else 0:
     /// so a thread that ends the process from inside a cleanup is not
     /// waited for by its own end.
@@ -112,6 +114,7 @@ impl Slot {
             word: AtomicU64::new(EMPTY),
             seq: AtomicU64::new(0),
             at: AtomicPtr::new(std::ptr::null_mut()),
+            owner: AtomicPtr::new(std::ptr::null_mut()),
             claimer: AtomicUsize::new(0),
             job: UnsafeCell::new(None),
         }
@@ -136,6 +139,14 @@ impl Chunk {
             slots: std::array::from_fn(|_| Slot::new()),
             next: AtomicPtr::new(std::ptr::null_mut()),
         })
+    }
+
+    /// Marks its slots as `owner`'s, before the chunk is published.
+    fn own(&self, owner: &Local) {
+        for slot in &self.slots {
+            slot.owner
+                .store(owner as *const Local as *mut Local, Ordering::Relaxed);
+        }
     }
 }
 
@@ -227,6 +238,7 @@ impl Slots {
             leased: AtomicBool::new(true),
             free: UnsafeCell::new(Vec::new()),
         }));
+        local.first.own(local);
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             local.next.store(head, Ordering::Relaxed);
@@ -256,7 +268,6 @@ impl Slots {
                     ticket: Ticket {
                         slot: slot_ref(slot),
                         generation: generation(word),
-                        local,
                     },
                     kind: kind(word),
                     seq: slot.seq.load(Ordering::Relaxed),
@@ -335,6 +346,7 @@ pub(crate) struct Found {
 /// A number that names the calling thread while it lives: the address of a
 /// thread-local. (The claimer is cleared before a slot is released, so a
 /// stale number is never read as a new claim.)
+#[inline]
 fn this_thread() -> usize {
     std::thread_local!(static MARK: u8 = const { 0 });
     MARK.with(|mark| mark as *const u8 as usize)
@@ -378,17 +390,18 @@ impl Lease {
         Ticket {
             slot,
             generation: current,
-            local: self.0,
         }
     }
 
     /// Whether `ticket`'s slot belongs to this lease.
+    #[inline]
     pub(crate) fn holds(&self, ticket: &Ticket) -> bool {
-        std::ptr::eq(self.0, ticket.local)
+        std::ptr::eq(self.0, ticket.slot.owner.load(Ordering::Relaxed))
     }
 
     /// Gives back a slot this thread has just released itself (see
     /// [`Claimed`]); the caller must have checked [`Lease::holds`].
+    #[inline]
     pub(crate) fn give_back(&self, ticket: &Ticket) {
         // SAFETY: the leaseholder's own list, touched by no other thread. The
         // slot was released by this thread's own claim, so it is in no list
@@ -398,14 +411,24 @@ impl Lease {
 
     /// A slot that is EMPTY, taken off this lease's free list; when the list
     /// is empty, found by a scan, or in a new chunk.
+    #[inline]
     fn free_slot(&self) -> &'static Slot {
+        // SAFETY: the free list is this leaseholder's alone.
+        let slot = unsafe { self.0.free.with_mut(|free| (*free).pop()) };
+        match slot {
+            Some(slot) => slot,
+            None => self.refill(),
+        }
+    }
+
+    /// The free list is empty: finds the slots released elsewhere (by the
+    /// drain, or a drop on another thread), or adds a chunk.
+    #[cold]
+    fn refill(&self) -> &'static Slot {
         // SAFETY: the free list is this leaseholder's alone.
         unsafe {
             self.0.free.with_mut(|free| {
                 let free = &mut *free;
-                if let Some(slot) = free.pop() {
-                    return slot;
-                }
                 let mut last: &Chunk = &self.0.first;
                 for chunk in self.0.chunks() {
                     for slot in &chunk.slots {
@@ -419,6 +442,7 @@ impl Lease {
                 // keeps many cleanups does not rescan on every arm.
                 if free.len() < CHUNK / 4 {
                     let chunk: &'static Chunk = Box::leak(Chunk::new());
+                    chunk.own(self.0);
                     free.extend(chunk.slots.iter().rev());
                     last.next
                         .store(chunk as *const Chunk as *mut Chunk, Ordering::Release);
@@ -441,8 +465,6 @@ impl Lease {
 pub(crate) struct Ticket {
     slot: &'static Slot,
     generation: u64,
-    /// The list the slot belongs to, so its holder can take it back.
-    local: &'static Local,
 }
 
 impl PartialEq for Ticket {
@@ -457,6 +479,7 @@ impl Ticket {
     /// The Dekker half of arming: `false` if the registry was closed before
     /// this arm became visible to its final scan. Then the caller takes the
     /// arm back with [`Ticket::claim`] (or finds the drain ran it).
+    #[inline]
     pub(crate) fn arm_visible(&self, registry: &Slots) -> bool {
         barrier::light();
         !registry.is_closed()
@@ -464,6 +487,7 @@ impl Ticket {
 
     /// Takes the cleanup for the caller alone; `None` if someone else did
     /// (or it is gone).
+    #[inline]
     pub(crate) fn claim(&self) -> Option<Claimed> {
         let armed = self.slot.word.load(Ordering::Relaxed);
         if armed & STATE != ARMED || generation(armed) != self.generation {
@@ -516,18 +540,21 @@ pub(crate) struct Claimed {
 }
 
 impl Claimed {
+    #[inline]
     pub(crate) fn ticket(&self) -> Ticket {
         self.ticket
     }
 
     /// The closure, for the caller to run. The slot is released when `self`
     /// is dropped, which the caller does once the closure has returned.
+    #[inline]
     pub(crate) fn take_job(&mut self) -> Option<Job> {
         self.job.take()
     }
 }
 
 impl Drop for Claimed {
+    #[inline]
     fn drop(&mut self) {
         // An unrun closure (disarm, cancel) is dropped before the release, so
         // its captures are gone when the handle's call returns.
