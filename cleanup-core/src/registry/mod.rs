@@ -274,10 +274,9 @@ impl Drop for Guard {
             return wait_released(&self.ticket);
         };
         let shutting_down = crate::state::is_shutting_down();
-        if !shutting_down && !std::thread::panicking() {
-            let _ = run(claimed, false);
-            return;
-        }
+        // Always caught (free unless it panics): whether the thread was
+        // already unwinding is asked only then (`std::thread::panicking`
+        // costs as much as the rest of a guard).
         if let Err(payload) = run(claimed, true) {
             self.panicked(payload, shutting_down);
         }

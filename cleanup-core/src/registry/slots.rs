@@ -92,9 +92,9 @@ pub(crate) struct Slot {
     at: AtomicPtr<Location<'static>>,
     /// The list it belongs to: set when its chunk is made, never changed.
     owner: AtomicPtr<Local>,
-    /// The thread running it while it is claimed ([`this_thread`]), else 0:
-    /// so a thread that ends the process from inside a cleanup is not
-    /// waited for by its own end.
+    /// While it is claimed, an address on the claiming thread's stack (see
+    /// [`Found::mine`]), else 0: so a thread that ends the process from
+    /// inside a cleanup is not waited for by its own end.
     claimer: AtomicUsize,
     /// Written by the owner while the slot is `EMPTY` and leased to it; taken
     /// by the winner of the claim. Nobody else touches it.
@@ -256,6 +256,7 @@ impl Slots {
     /// Every cleanup armed or running right now, in no particular order.
     pub(crate) fn scan(&self) -> Vec<Found> {
         let mut found = Vec::new();
+        let stack = my_stack();
         for local in self.locals() {
             for slot in local.slots() {
                 let word = slot.word.load(Ordering::Acquire);
@@ -274,7 +275,9 @@ impl Slots {
                     at: slot.location(),
                     state,
                     mine: state == State::Claimed
-                        && slot.claimer.load(Ordering::Relaxed) == this_thread(),
+                        && stack.as_ref().is_some_and(|stack| {
+                            stack.contains(&slot.claimer.load(Ordering::Relaxed))
+                        }),
                 });
             }
         }
@@ -343,13 +346,30 @@ pub(crate) struct Found {
     pub(crate) mine: bool,
 }
 
-/// A number that names the calling thread while it lives: the address of a
-/// thread-local. (The claimer is cleared before a slot is released, so a
-/// stale number is never read as a new claim.)
-#[inline]
-fn this_thread() -> usize {
-    std::thread_local!(static MARK: u8 = const { 0 });
-    MARK.with(|mark| mark as *const u8 as usize)
+/// The calling thread's stack, as addresses: a claim records an address in
+/// its claimer's frame, so a claim whose address lies here is this
+/// thread's. (A claim clears it before the slot is released, so a stale
+/// address is never read as a new claim.) Only the rare paths ask.
+fn my_stack() -> Option<std::ops::Range<usize>> {
+    #[cfg(all(target_os = "linux", not(loom), not(miri)))]
+    {
+        // SAFETY: pthread_getattr_np on the calling thread fills a zeroed
+        // attribute object on this stack, which is destroyed after reading
+        // the stack's base and size from it.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+                return None;
+            }
+            let mut base: *mut libc::c_void = std::ptr::null_mut();
+            let mut size: libc::size_t = 0;
+            let got = libc::pthread_attr_getstack(&attr, &mut base, &mut size);
+            libc::pthread_attr_destroy(&mut attr);
+            (got == 0).then(|| base as usize..base as usize + size)
+        }
+    }
+    #[cfg(not(all(target_os = "linux", not(loom), not(miri))))]
+    None
 }
 
 /// What a slot held when scanned.
@@ -502,7 +522,9 @@ impl Ticket {
                 Ordering::Relaxed,
             )
             .ok()?;
-        self.slot.claimer.store(this_thread(), Ordering::Relaxed);
+        let frame = 0u8;
+        let mark = std::ptr::addr_of!(frame) as usize;
+        self.slot.claimer.store(mark, Ordering::Relaxed);
         // SAFETY: the claim above made this thread the slot's only user
         // until `Claimed` releases it; the Acquire pairs with the arm's
         // Release, so the job written before it is visible.
