@@ -293,7 +293,8 @@ impl Guard {
     /// process); anything else goes on unwinding as it would have.
     #[cold]
     fn panicked(&self, payload: Box<dyn std::any::Any + Send>, shutting_down: bool) {
-        if shutting_down && payload.is::<crate::state::ExitUnwind>() {
+        let exit = payload.is::<crate::state::ExitUnwind>();
+        if exit && (shutting_down || std::thread::panicking()) {
             return;
         }
         if std::thread::panicking() {

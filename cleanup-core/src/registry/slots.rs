@@ -256,7 +256,9 @@ impl Slots {
     /// Every cleanup armed or running right now, in no particular order.
     pub(crate) fn scan(&self) -> Vec<Found> {
         let mut found = Vec::new();
-        let stack = my_stack();
+        // Asked only if some slot is claimed: it may read /proc (the main
+        // thread's stack), too slow for every scan.
+        let mut stack = None;
         for local in self.locals() {
             for slot in local.slots() {
                 let word = slot.word.load(Ordering::Acquire);
@@ -275,9 +277,11 @@ impl Slots {
                     at: slot.location(),
                     state,
                     mine: state == State::Claimed
-                        && stack.as_ref().is_some_and(|stack| {
-                            stack.contains(&slot.claimer.load(Ordering::Relaxed))
-                        }),
+                        && stack.get_or_insert_with(my_stack).as_ref().is_some_and(
+                            |stack: &std::ops::Range<usize>| {
+                                stack.contains(&slot.claimer.load(Ordering::Relaxed))
+                            },
+                        ),
                 });
             }
         }
