@@ -100,10 +100,7 @@ fn closed(ticket: Ticket) {
     if crate::exit_status::leaving_here() || in_cleanup() {
         return;
     }
-    match ticket.claim() {
-        Some(taken) => drop(taken),
-        None => wait_released(&ticket),
-    }
+    take_back(&ticket);
     loop {
         std::thread::park();
     }
@@ -117,6 +114,19 @@ fn give_back(ticket: &Ticket) {
         if lease.holds(ticket) {
             lease.give_back(ticket);
         }
+    }
+}
+
+/// `disarm` and `cancel`: the closure is dropped unrun if it is still
+/// armed; if someone else claimed it (the drain), waits until it has
+/// finished. Either way, once this returns it never starts.
+fn take_back(ticket: &Ticket) {
+    match ticket.claim() {
+        Some(claimed) => {
+            drop(claimed);
+            give_back(ticket);
+        }
+        None => wait_released(ticket),
     }
 }
 
@@ -257,13 +267,7 @@ impl Guard {
     pub fn disarm(self) {
         let ticket = self.ticket;
         std::mem::forget(self);
-        match ticket.claim() {
-            Some(claimed) => {
-                drop(claimed);
-                give_back(&ticket);
-            }
-            None => wait_released(&ticket),
-        }
+        take_back(&ticket);
     }
 }
 
@@ -356,13 +360,7 @@ impl Finalizer {
     /// finalizer.cancel();
     /// ```
     pub fn cancel(self) {
-        match self.ticket.claim() {
-            Some(claimed) => {
-                drop(claimed);
-                give_back(&self.ticket);
-            }
-            None => wait_released(&self.ticket),
-        }
+        take_back(&self.ticket);
     }
 }
 
