@@ -8,6 +8,10 @@ use libc::c_int;
 /// so operators can fit the deadline under an orchestrator's grace period.
 pub const TIMEOUT_ENV: &str = "CLEANUP_TIMEOUT";
 
+/// The environment variable that overrides the `drain_delay` option at run
+/// time (`5s`, or plain seconds: `5`, `2.5`; `0` for none).
+pub const DRAIN_DELAY_ENV: &str = "CLEANUP_DRAIN_DELAY";
+
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_SIGNALS: &[c_int] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
@@ -31,6 +35,9 @@ pub enum Exit {
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
     pub(crate) timeout: Duration,
+    /// How long the program keeps serving after the first signal before it
+    /// sees the shutdown (Kubernetes: while the endpoints catch up).
+    pub(crate) drain_delay: Duration,
     pub(crate) signals: &'static [c_int],
     pub(crate) exit: Exit,
     pub(crate) quiet: bool,
@@ -41,6 +48,7 @@ impl Config {
     pub const fn new() -> Self {
         Config {
             timeout: DEFAULT_TIMEOUT,
+            drain_delay: Duration::ZERO,
             signals: DEFAULT_SIGNALS,
             exit: Exit::Signal,
             quiet: false,
@@ -49,6 +57,11 @@ impl Config {
 
     pub const fn timeout_ms(mut self, ms: u64) -> Self {
         self.timeout = Duration::from_millis(ms);
+        self
+    }
+
+    pub const fn drain_delay_ms(mut self, ms: u64) -> Self {
+        self.drain_delay = Duration::from_millis(ms);
         self
     }
 
@@ -67,22 +80,58 @@ impl Config {
         self
     }
 
-    /// Applies `CLEANUP_TIMEOUT`; a value that does not parse keeps the
-    /// compiled-in timeout and says so on stderr (a bad setting must never
-    /// stop the program from starting).
+    /// Applies `CLEANUP_TIMEOUT` and `CLEANUP_DRAIN_DELAY`; a value that
+    /// does not parse keeps the compiled-in one and says so on stderr (a bad
+    /// setting must never stop the program from starting).
     pub(crate) fn with_env(mut self) -> Self {
-        let Some(raw) = std::env::var_os(TIMEOUT_ENV) else {
-            return self;
-        };
-        let text = raw.to_string_lossy();
-        match parse_duration(&text) {
-            Ok(timeout) => self.timeout = timeout,
-            Err(why) => crate::log::always(format_args!(
-                "cleanup: ignoring {TIMEOUT_ENV}={text:?}: {why}; using {}",
-                crate::log::Secs(self.timeout)
-            )),
+        if let Some(timeout) = from_env(TIMEOUT_ENV, self.timeout, parse_env_duration) {
+            self.timeout = timeout;
+        }
+        let delay = from_env(DRAIN_DELAY_ENV, self.drain_delay, |text| {
+            match text.trim() {
+                "0" | "0s" | "0ms" => Ok(Duration::ZERO),
+                _ => parse_env_duration(text),
+            }
+        });
+        if let Some(delay) = delay {
+            self.drain_delay = delay;
+        }
+        // The delay comes out of the deadline, which runs from the signal:
+        // the cleanups need what is left after it.
+        let time = crate::deadline::effective(self.timeout);
+        if self.drain_delay >= time {
+            let fallback = time / 2;
+            crate::log::always(format_args!(
+                "cleanup: a drain delay of {} leaves no time to clean up within the timeout \
+                 of {}; using {}",
+                crate::log::Secs(self.drain_delay),
+                crate::log::Secs(self.timeout),
+                crate::log::Secs(fallback)
+            ));
+            self.drain_delay = fallback;
         }
         self
+    }
+}
+
+/// The variable `name`, parsed; `None` if unset or bad (then said on stderr,
+/// keeping `current`).
+fn from_env(
+    name: &str,
+    current: Duration,
+    parse: impl Fn(&str) -> Result<Duration, String>,
+) -> Option<Duration> {
+    let raw = std::env::var_os(name)?;
+    let text = raw.to_string_lossy();
+    match parse(&text) {
+        Ok(value) => Some(value),
+        Err(why) => {
+            crate::log::always(format_args!(
+                "cleanup: ignoring {name}={text:?}: {why}; using {}",
+                crate::log::Secs(current)
+            ));
+            None
+        }
     }
 }
 
@@ -92,9 +141,22 @@ impl Default for Config {
     }
 }
 
+/// A duration from the environment: `10s`, `500ms`, `1m30s`, or plain
+/// seconds (`30`, `2.5`), as Kubernetes writes `terminationGracePeriodSeconds`.
+pub(crate) fn parse_env_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    let plain_seconds = !trimmed.is_empty()
+        && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && trimmed.chars().any(|c| c.is_ascii_digit());
+    if plain_seconds {
+        return parse_duration(&format!("{trimmed}s"));
+    }
+    parse_duration(text)
+}
+
 /// Parses `10s`, `500ms`, `1.5s`, `2m`, `1h`, `1m30s`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    const EXPECTED: &str = "expected a duration such as `25s` or `500ms`";
+    const EXPECTED: &str = "expected a duration such as `25s`, `500ms` or `25` (seconds)";
     let text = text.trim();
     if text.is_empty() {
         return Err(format!("empty value, {EXPECTED}"));
@@ -151,9 +213,18 @@ mod tests {
 
     #[test]
     fn rejects_with_a_reason() {
-        for bad in ["", "abc", "10", "10x", "s", "1..5s", "-1s", "0s", "0.1ms"] {
-            let err = parse_duration(bad).unwrap_err();
+        for bad in ["", "abc", "10x", "s", "1..5s", "-1s", "0s", "0.1ms", "0", "1.2.3", "."] {
+            let err = parse_env_duration(bad).unwrap_err();
             assert!(err.contains("such as `25s`"), "{bad:?}: {err}");
         }
+        // A unit is required in code (the attribute), not in the environment.
+        assert!(parse_duration("10").is_err());
+    }
+
+    #[test]
+    fn the_environment_takes_plain_seconds() {
+        assert_eq!(parse_env_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_env_duration(" 2.5 "), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_env_duration("25s"), Ok(Duration::from_secs(25)));
     }
 }

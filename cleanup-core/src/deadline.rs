@@ -1,13 +1,19 @@
 //! How the timeout is shared between the body, each cleanup, and the exit.
 //!
-//! From the moment shutdown starts the process has `timeout` to be gone. The
-//! body may use all of it but a share kept for the cleanups; each cleanup may
-//! use what is left but a small reserve for those still waiting to run.
+//! `timeout` is the grace period the orchestrator gives (docker's 10 s,
+//! Kubernetes' `terminationGracePeriodSeconds`): from the first signal the
+//! process is gone by `timeout` minus a safety margin, so it ends before the
+//! orchestrator's SIGKILL even when a cleanup hangs. The body may use all of
+//! that but a share kept for the cleanups; each cleanup may use what is left
+//! but a small reserve for those still waiting to run.
 
 use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
 
+/// The safety margin at the default 10 s timeout; a twentieth of shorter
+/// ones (100 ms at 2 s).
+const MAX_MARGIN: Duration = Duration::from_millis(500);
 /// What each cleanup still to run keeps back from the one running now.
 const RESERVE_EACH: Duration = Duration::from_millis(25);
 /// Never less than this kept for the cleanups when the body is stuck.
@@ -22,6 +28,28 @@ pub(crate) fn hard() -> Option<Instant> {
     HARD.get().copied()
 }
 
+/// How long after the first signal the process is gone: `timeout` less the
+/// safety margin that keeps it ahead of the orchestrator's SIGKILL (500 ms
+/// at 10 s; a twentieth of shorter timeouts).
+pub(crate) fn effective(timeout: Duration) -> Duration {
+    timeout - (timeout / 20).min(MAX_MARGIN)
+}
+
+/// When the process will be gone, once it is shutting down: `timeout` (less
+/// a safety margin) after the first signal. `None` while it runs. A program
+/// uses it to bound its own waits (a request, a flush) so they end in time.
+///
+/// ```
+/// assert!(cleanup_core::deadline().is_none()); // not shutting down
+/// ```
+pub fn deadline() -> Option<Instant> {
+    hard().or_else(|| {
+        // The signal's timer keeps the deadline before any budget is made.
+        let (timeout, at) = (crate::signals::timeout(), crate::signals::first_signal_at()?);
+        Some(at + effective(timeout))
+    })
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Budget {
     pub(crate) start: Instant,
@@ -31,20 +59,23 @@ pub(crate) struct Budget {
 impl Budget {
     /// The budget of the shutdown: the first one made is the process's.
     pub(crate) fn new(start: Instant, timeout: Duration) -> Self {
-        let _ = HARD.set(start + timeout);
-        Budget { start, timeout }
+        let budget = Budget { start, timeout };
+        let _ = HARD.set(budget.hard());
+        budget
     }
 
-    /// The process is gone by then, whatever hangs.
+    /// The process is gone by then, whatever hangs: the timeout less its
+    /// safety margin.
     pub(crate) fn hard(&self) -> Instant {
-        self.start + self.timeout
+        self.start + effective(self.timeout)
     }
 
     /// Until then the body may finish on its own; after it, the cleanups run
-    /// without it. A quarter of the timeout (at least 100 ms, at most all of
+    /// without it. A quarter of the time (at least 100 ms, at most all of
     /// it) is kept for them.
     pub(crate) fn body_until(&self) -> Instant {
-        let share = (self.timeout / 4).max(MIN_CLEANUP_SHARE).min(self.timeout);
+        let time = effective(self.timeout);
+        let share = (time / 4).max(MIN_CLEANUP_SHARE).min(time);
         self.hard() - share
     }
 
@@ -69,10 +100,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_process_is_gone_before_the_orchestrators_sigkill() {
+        let start = Instant::now();
+        let docker = Budget::new(start, Duration::from_secs(10));
+        assert_eq!(docker.hard() - start, Duration::from_millis(9500));
+        let kubernetes = Budget::new(start, Duration::from_secs(30));
+        assert_eq!(kubernetes.hard() - start, Duration::from_millis(29_500));
+        let short = Budget::new(start, Duration::from_secs(2));
+        assert_eq!(short.hard() - start, Duration::from_millis(1900));
+    }
+
+    #[test]
     fn the_body_leaves_a_quarter_for_the_cleanups() {
         let start = Instant::now();
         let budget = Budget::new(start, Duration::from_secs(10));
-        assert_eq!(budget.body_until() - start, Duration::from_millis(7500));
+        assert_eq!(budget.hard() - budget.body_until(), Duration::from_millis(2375));
         let tiny = Budget::new(start, Duration::from_millis(50));
         assert_eq!(tiny.body_until(), start);
     }
@@ -91,7 +133,7 @@ mod tests {
         // A thousand more: never more than half of what is left.
         assert_eq!(
             budget.cleanup_until(start, 1000),
-            budget.hard() - Duration::from_secs(1)
+            budget.hard() - Duration::from_millis(950)
         );
     }
 }

@@ -44,6 +44,7 @@ not_under_loom! {
     mod exit_status;
     mod hooks;
     mod log;
+    mod notify;
     mod park;
     mod registry;
     mod run;
@@ -54,11 +55,13 @@ not_under_loom! {
     mod token;
 
     pub use children::{spawn, Child};
-    pub use config::TIMEOUT_ENV;
+    pub use config::{DRAIN_DELAY_ENV, TIMEOUT_ENV};
+    pub use deadline::deadline;
     pub use registry::{guard, on_exit, Finalizer, Guard};
     pub use run::{exit, request_shutdown};
     pub use state::{
-        checkpoint, is_shutting_down, reason, shield, sleep, ExitReason, Shield, Shutdown,
+        checkpoint, is_ready, is_shutting_down, ready, reason, shield, sleep, ExitReason, Shield,
+        Shutdown,
     };
     pub use token::{token, Cancelled, ShutdownToken};
 

@@ -85,7 +85,9 @@ pub(crate) fn install(config: Config) {
         Ordering::SeqCst,
         Ordering::SeqCst,
     );
-    if let Err(err) = signals::install(config.signals, config.timeout, config.exit) {
+    if let Err(err) =
+        signals::install(config.signals, config.timeout, config.drain_delay, config.exit)
+    {
         log::always(format_args!(
             "cleanup: cannot install signal handlers ({err})"
         ));
@@ -162,10 +164,29 @@ fn runtime_thread(mut wake: UnixStream) {
     let mut buf = [0u8; 64];
     let reaper = crate::exit_status::is_pid_one();
     while !state::is_shutting_down() {
+        // Serving a drain delay: the shutdown starts when it ends.
+        let delay = signals::delay_until();
+        if let Some(until) = delay {
+            match until.checked_duration_since(std::time::Instant::now()) {
+                Some(left) if !left.is_zero() => {
+                    let _ = wake.set_read_timeout(Some(left));
+                }
+                _ => {
+                    signals::end_delay();
+                    continue;
+                }
+            }
+        }
         match wake.read(&mut buf) {
             Ok(0) => return,
             Ok(_) => {}
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err)
+                if delay.is_some()
+                    && matches!(
+                        err.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
             Err(_) => return,
         }
         if reaper {

@@ -27,6 +27,11 @@ use crate::state::{ExitReason, SHUTTING_DOWN};
 
 /// The write end of the runtime thread's wake-up pipe, or -1.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// The drain delay in ms (0: none): how long the program keeps serving
+/// after the first signal before it sees the shutdown.
+static DRAIN_MS: AtomicU64 = AtomicU64::new(0);
+/// A signal came, and the shutdown waits for the drain delay to pass.
+static DELAYING: AtomicBool = AtomicBool::new(false);
 /// How many SIGINTs arrived: the second one forces the exit.
 static SIGINTS: AtomicU32 = AtomicU32::new(0);
 /// When the first handled signal arrived (CLOCK_MONOTONIC, in ns), or 0: the
@@ -65,6 +70,12 @@ fn monotonic_ns() -> u64 {
     (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
 }
 
+/// The configured timeout (the orchestrator's grace period).
+/// Async-signal-safe.
+pub(crate) fn timeout() -> Duration {
+    Duration::from_millis(TIMEOUT_MS.load(Ordering::SeqCst))
+}
+
 /// When the first handled signal arrived, if one did.
 pub(crate) fn first_signal_at() -> Option<Instant> {
     let at = FIRST_SIGNAL_NS.load(Ordering::SeqCst);
@@ -95,21 +106,30 @@ pub(crate) fn reset_after_fork() {
 
 /// Installs the handler for each signal through signal-hook, which chains:
 /// handlers set before ours still run, and later signal-hook users coexist.
-pub(crate) fn install(signals: &[i32], timeout: Duration, exit: Exit) -> io::Result<()> {
+pub(crate) fn install(
+    signals: &[i32],
+    timeout: Duration,
+    drain_delay: Duration,
+    exit: Exit,
+) -> io::Result<()> {
     // A signal that arrives while the handlers are being registered stays
     // pending until they all are (signal-hook-registry has a window where a
     // handler is set but not yet published), then runs ours.
     let previous = block_on_this_thread(signals);
-    let installed = install_blocked(signals, timeout, exit);
+    let installed = install_blocked(signals, timeout, drain_delay, exit);
     restore_mask(&previous);
     installed
 }
 
-fn install_blocked(signals: &[i32], timeout: Duration, exit: Exit) -> io::Result<()> {
-    TIMEOUT_MS.store(
-        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-        Ordering::SeqCst,
-    );
+fn install_blocked(
+    signals: &[i32],
+    timeout: Duration,
+    drain_delay: Duration,
+    exit: Exit,
+) -> io::Result<()> {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    TIMEOUT_MS.store(ms(timeout), Ordering::SeqCst);
+    DRAIN_MS.store(ms(drain_delay), Ordering::SeqCst);
     POLICY.store(exit as u8, Ordering::SeqCst);
     let _ = START_LINES.set(
         signals
@@ -120,11 +140,20 @@ fn install_blocked(signals: &[i32], timeout: Duration, exit: Exit) -> io::Result
                 } else {
                     ""
                 };
-                let line = format!(
-                    "shutdown: {} received, draining ({}){force}\n",
-                    SignalName(sig),
-                    Secs(timeout)
-                );
+                let line = if drain_delay.is_zero() {
+                    format!(
+                        "shutdown: {} received, draining ({}){force}\n",
+                        SignalName(sig),
+                        Secs(timeout)
+                    )
+                } else {
+                    format!(
+                        "shutdown: {} received, not ready; serving {} more, then draining ({}){force}\n",
+                        SignalName(sig),
+                        Secs(drain_delay),
+                        Secs(timeout)
+                    )
+                };
                 (sig, line.into_bytes().into_boxed_slice())
             })
             .collect(),
@@ -232,6 +261,9 @@ fn deadline_reached() -> ! {
 fn on_signal(sig: i32, info: &libc::siginfo_t) {
     #[cfg(target_os = "linux")]
     if info.si_code == libc::SI_TIMER {
+        if DELAYING.swap(false, Ordering::SeqCst) {
+            return begin_after_delay();
+        }
         if SHUTTING_DOWN.load(Ordering::SeqCst) && !WATCHED.load(Ordering::SeqCst) {
             deadline_reached();
         }
@@ -249,19 +281,35 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         }
         crate::exit_status::die_by(sig);
     }
+    if DELAYING.load(Ordering::SeqCst) {
+        // More TERM/HUP while serving the drain delay change nothing; a
+        // Ctrl-C (a person, not an orchestrator) ends the delay now.
+        if sig == libc::SIGINT && DELAYING.swap(false, Ordering::SeqCst) {
+            begin_after_delay();
+        }
+        return;
+    }
     let claimed = crate::state::claim(ExitReason::Signal(sig), sig);
     if claimed {
         FIRST_SIGNAL_NS.store(monotonic_ns(), Ordering::SeqCst);
     }
+    let delay = DRAIN_MS.load(Ordering::SeqCst);
+    if claimed && delay > 0 && !SHUTTING_DOWN.load(Ordering::SeqCst) {
+        // Kubernetes: not ready at once (the claim did that), but the
+        // program serves on until the endpoints have caught up.
+        DELAYING.store(true, Ordering::SeqCst);
+        print_start_line(sig);
+        if !WATCHED.load(Ordering::SeqCst) {
+            arm_timer(Duration::from_millis(delay));
+        }
+        wake();
+        return;
+    }
     let was_shutting_down = SHUTTING_DOWN.swap(true, Ordering::SeqCst);
     if claimed {
-        if let Some(lines) = START_LINES.get().filter(|_| !crate::log::quiet()) {
-            if let Some((_, line)) = lines.iter().find(|(s, _)| *s == sig) {
-                crate::log::write_stderr(line);
-            }
-        }
+        print_start_line(sig);
         if !WATCHED.load(Ordering::SeqCst) {
-            arm_timer(Duration::from_millis(TIMEOUT_MS.load(Ordering::SeqCst)));
+            arm_timer(crate::deadline::effective(timeout()));
         }
     } else if sig == libc::SIGINT && !crate::log::quiet() {
         crate::log::write_stderr(
@@ -272,6 +320,49 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         // Sleepers in `sleep`/`wait` learn of it now, without a hand-off.
         crate::park::wake_from_handler();
         wake();
+    }
+}
+
+/// The start line for `sig`, formatted at install. Async-signal-safe.
+fn print_start_line(sig: i32) {
+    if let Some(lines) = START_LINES.get().filter(|_| !crate::log::quiet()) {
+        if let Some((_, line)) = lines.iter().find(|(s, _)| *s == sig) {
+            crate::log::write_stderr(line);
+        }
+    }
+}
+
+/// The drain delay is over: the program sees the shutdown now (token,
+/// `checkpoint`, `sleep`), with what is left of the deadline, which ran
+/// from the signal. Async-signal-safe.
+fn begin_after_delay() {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    if !WATCHED.load(Ordering::SeqCst) {
+        let since = Duration::from_nanos(
+            monotonic_ns().saturating_sub(FIRST_SIGNAL_NS.load(Ordering::SeqCst)),
+        );
+        let left = crate::deadline::effective(timeout()).saturating_sub(since);
+        arm_timer(left.max(Duration::from_millis(1)));
+    }
+    crate::park::wake_from_handler();
+    wake();
+}
+
+/// For the runtime thread: when the drain delay ends, if one is running.
+pub(crate) fn delay_until() -> Option<std::time::Instant> {
+    if !DELAYING.load(Ordering::SeqCst) {
+        return None;
+    }
+    let delay = Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst));
+    Some(first_signal_at()? + delay)
+}
+
+/// For the runtime thread: ends the drain delay (if the handler's timer has
+/// not already).
+pub(crate) fn end_delay() {
+    if DELAYING.swap(false, Ordering::SeqCst) {
+        begin_after_delay();
+        crate::park::wake_all();
     }
 }
 

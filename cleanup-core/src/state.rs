@@ -20,6 +20,9 @@ pub(crate) static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 /// value`, 0 while the process runs.
 static FIRST: AtomicU64 = AtomicU64::new(0);
 
+/// Set by [`ready`]; what [`is_ready`] answers until a shutdown starts.
+static READY: AtomicBool = AtomicBool::new(false);
+
 /// The payload `cleanup::exit` unwinds a thread with: not a panic (no hook
 /// runs); `run`, or the runner of a cleanup, catches it.
 pub(crate) struct ExitUnwind(pub(crate) i32);
@@ -139,6 +142,32 @@ pub fn checkpoint() -> Result<(), Shutdown> {
 #[inline]
 pub fn is_shutting_down() -> bool {
     SHUTTING_DOWN.load(Ordering::Relaxed)
+}
+
+/// The program is ready to serve: [`is_ready`] turns true (until a shutdown
+/// starts), and under systemd (`Type=notify`, `NOTIFY_SOCKET` set) READY=1
+/// is sent. Call it once the listeners are bound and the caches warm; never
+/// sent before.
+///
+/// ```
+/// cleanup_core::ready();
+/// assert!(cleanup_core::is_ready());
+/// ```
+pub fn ready() {
+    READY.store(true, Ordering::SeqCst);
+    crate::notify::ready();
+}
+
+/// Whether the program is ready to serve: true after [`ready`] until a
+/// shutdown starts — at once on the signal, even while a `drain_delay` keeps
+/// it serving. What a `/readyz` endpoint answers, so Kubernetes takes the pod
+/// out of its endpoints.
+///
+/// ```
+/// assert!(!cleanup_core::is_ready()); // `ready()` not called yet
+/// ```
+pub fn is_ready() -> bool {
+    READY.load(Ordering::Relaxed) && FIRST.load(Ordering::Relaxed) == 0
 }
 
 /// Why the process is ending, once it is; `None` while it runs.

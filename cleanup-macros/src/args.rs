@@ -15,6 +15,7 @@ use crate::signals::{self, Signal};
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Args {
     pub(crate) timeout_ms: Option<u64>,
+    pub(crate) drain_delay_ms: Option<Keyed<u64>>,
     pub(crate) signals: Option<Vec<Signal>>,
     pub(crate) exit: Option<Exit>,
     pub(crate) quiet: bool,
@@ -57,7 +58,8 @@ pub(crate) enum Flavor {
     CurrentThread,
 }
 
-const KEYS: &str = "`timeout`, `signals`, `exit`, `quiet`, `flavor`, `worker_threads`";
+const KEYS: &str =
+    "`timeout`, `drain_delay`, `signals`, `exit`, `quiet`, `flavor`, `worker_threads`";
 
 const MALFORMED: &str = "expected `#[graceful_main]` or `#[graceful_main(timeout = \"5s\")]`";
 
@@ -87,6 +89,17 @@ pub(crate) fn parse(tokens: TokenStream) -> Result<Args, Error> {
             "timeout" => arg.string("timeout = \"10s\"").and_then(|lit| {
                 let ms = duration::parse_millis(&lit.value());
                 args.timeout_ms = Some(ms.map_err(|message| Error::new(lit.span(), message))?);
+                Ok(())
+            }),
+            "drain_delay" => arg.string("drain_delay = \"5s\"").and_then(|lit| {
+                let ms = duration::parse_millis(&lit.value()).map_err(|message| {
+                    let message = match message.starts_with("a zero timeout") {
+                        true => "a zero `drain_delay` is no delay, leave the argument out".into(),
+                        false => message,
+                    };
+                    Error::new(lit.span(), message)
+                })?;
+                args.drain_delay_ms = Some(arg.keyed(ms));
                 Ok(())
             }),
             "signals" => arg.string("signals = \"TERM,INT\"").and_then(|lit| {
@@ -274,6 +287,7 @@ mod tests {
     fn all_options() {
         let args = parse(quote!(
             timeout = "5s",
+            drain_delay = "2.5s",
             signals = "TERM,INT",
             exit = "code",
             quiet,
@@ -291,6 +305,7 @@ mod tests {
             args,
             Args {
                 timeout_ms: Some(5_000),
+                drain_delay_ms: Some(keyed("drain_delay", 2_500)),
                 signals: Some(vec![Signal::Term, Signal::Int]),
                 exit: Some(Exit::Code),
                 quiet: true,
@@ -370,8 +385,8 @@ mod tests {
     fn unknown_argument() {
         assert_eq!(
             message(quote!(timout = "5s")),
-            "unknown argument `timout`, expected one of `timeout`, `signals`, `exit`, `quiet`, \
-             `flavor`, `worker_threads`"
+            "unknown argument `timout`, expected one of `timeout`, `drain_delay`, `signals`, \
+             `exit`, `quiet`, `flavor`, `worker_threads`"
         );
         assert!(message(quote!(verbose)).starts_with("unknown argument `verbose`"));
     }
@@ -434,13 +449,21 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_drain_delay_says_to_leave_it_out() {
+        assert_eq!(
+            message(quote!(drain_delay = "0s")),
+            "a zero `drain_delay` is no delay, leave the argument out"
+        );
+    }
+
+    #[test]
     fn every_mistake_is_reported() {
         assert_eq!(
             message(quote!(timeout = "0s", exit = "never", verbose)),
             "a zero timeout would skip all cleanup, use at least `1ms`\n\
              unknown exit policy `never`, expected `signal`, `code` or `zero`\n\
-             unknown argument `verbose`, expected one of `timeout`, `signals`, `exit`, `quiet`, \
-             `flavor`, `worker_threads`"
+             unknown argument `verbose`, expected one of `timeout`, `drain_delay`, `signals`, \
+             `exit`, `quiet`, `flavor`, `worker_threads`"
         );
     }
 

@@ -90,6 +90,19 @@ pub(crate) fn options(args: &Args, item: &ItemFn) -> Result<(), Error> {
             ));
         }
     }
+    if let Some(delay) = &args.drain_delay_ms {
+        // The runtime's default timeout, as `Config::new()` has it.
+        let timeout = args.timeout_ms.unwrap_or(10_000);
+        if delay.value >= timeout {
+            errors.push(Error::new(
+                delay.key.span(),
+                format!(
+                    "`drain_delay` must be shorter than `timeout` ({timeout}ms): the deadline \
+                     runs from the signal, and the cleanups need time after the delay"
+                ),
+            ));
+        }
+    }
     errors.finish()
 }
 
@@ -142,6 +155,26 @@ mod tests {
                 Some(expected)
             );
         }
+    }
+
+    #[test]
+    fn the_drain_delay_is_shorter_than_the_timeout() {
+        let main = quote!(
+            fn main() {}
+        );
+        assert_eq!(message(quote!(drain_delay = "5s"), main.clone()), None);
+        assert_eq!(
+            message(quote!(timeout = "30s", drain_delay = "5s"), main.clone()),
+            None
+        );
+        let too_long = "`drain_delay` must be shorter than `timeout` (10000ms): the deadline runs \
+                        from the signal, and the cleanups need time after the delay";
+        assert_eq!(
+            message(quote!(drain_delay = "10s"), main.clone()).as_deref(),
+            Some(too_long)
+        );
+        assert!(message(quote!(timeout = "2s", drain_delay = "3s"), main)
+            .is_some_and(|message| message.contains("(2000ms)")));
     }
 
     #[test]

@@ -145,6 +145,10 @@ fn config(args: &Args) -> TokenStream {
         let ms = Literal::u64_unsuffixed(ms);
         config.extend(quote!(.timeout_ms(#ms)));
     }
+    if let Some(delay) = &args.drain_delay_ms {
+        let ms = Literal::u64_unsuffixed(delay.value);
+        config.extend(quote!(.drain_delay_ms(#ms)));
+    }
     if let Some(signals) = &args.signals {
         let signals = signals
             .iter()
