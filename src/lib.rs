@@ -82,8 +82,11 @@
 //!
 //! # The deadline
 //!
-//! From the first signal the process is gone within `timeout` (default 10 s;
-//! `CLEANUP_TIMEOUT=25s` overrides it at run time without a rebuild). `main`
+//! Set `timeout` to the grace period the orchestrator gives (default 10 s,
+//! docker's; `CLEANUP_TIMEOUT=30` overrides it at run time without a
+//! rebuild). From the first signal the process is gone by `timeout` less a
+//! safety margin (500 ms at 10 s), so it ends before the orchestrator's
+//! SIGKILL whatever hangs; [`deadline`] says when. `main`
 //! may use up to three quarters of it to return; the rest is kept for the
 //! cleanups, which run even if `main` never returns. Each cleanup may use what
 //! is left but a small reserve for those still to run; one that would eat
@@ -93,7 +96,8 @@
 //!
 //! ```text
 //! #[cleanup::graceful_main(
-//!     timeout = "10s",             // the deadline; "500ms", "1.5s", "2m", "1m30s"
+//!     timeout = "10s",             // the grace period; "500ms", "1.5s", "2m", "1m30s"
+//!     drain_delay = "5s",          // keep serving this long after SIGTERM (Kubernetes)
 //!     signals = "TERM,INT,HUP",    // the signals that start a shutdown
 //!     exit = "signal",             // "signal": re-raise; "code": exit 128+n;
 //!                                  // "zero": 0 after a clean shutdown
