@@ -230,6 +230,29 @@ fn sigint_reaches_a_child_in_our_group_as_sigterm_never_a_second_sigint() {
     assert_child_then_parent_cleaned_up(&ended, "SIGTERM");
 }
 
+#[test]
+fn a_child_never_outlives_a_sigkilled_parent_even_one_started_from_an_ended_thread() {
+    // `timeout -k`, a Heroku-like group kill: nothing runs in the parent,
+    // and a child in its own group is not in the killed group either.
+    let mut running = scenario("from-worker").start_ready();
+    let pid = child_pid(&mut running);
+    // The thread that started it ended; the child did not die with it.
+    running.wait_stdout(&format!("after-worker:running:{pid}"));
+    let child = Process::of(pid, "sleep");
+    running.signal(SIGKILL);
+    let ended = running.finish();
+    ended.assert_killed_by(SIGKILL);
+    // Killed by its death signal; reaped by init, which may take a moment.
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while child.stat().is_some_and(|stat| stat.state != 'Z') {
+        assert!(
+            std::time::Instant::now() < until,
+            "the child {pid} outlived its SIGKILLed parent\n{ended}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 // ---- an orchestrator: coreutils `timeout` ------------------------------------
 
 #[test]

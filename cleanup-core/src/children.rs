@@ -111,7 +111,7 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     // Held from the fork to the push: as PID 1, the reaper must never see
     // this child as untracked (it would reap it and lose its status).
     let mut children = lock(&CHILDREN);
-    let mut child = command.spawn()?;
+    let mut child = spawner::spawn(command)?;
     let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
     // SAFETY: getpgid(2) of our own child, not yet reaped.
     let pgid = unsafe { libc::getpgid(pid) };
@@ -129,6 +129,95 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
         stdout,
         stderr,
     })
+}
+
+/// Children that never outlive this process, even when it is SIGKILLed: on
+/// Linux each is started with a parent-death signal (`PR_SET_PDEATHSIG`,
+/// SIGKILL), from one thread that lives as long as the process — the death
+/// signal follows the *thread* that forked the child, so a child started
+/// from a worker that then returns would otherwise be killed with it. What
+/// the death signal cannot reach (the child's own children, a setuid
+/// program, which clears it) is left to the guardian.
+#[cfg(target_os = "linux")]
+mod spawner {
+    use std::io;
+    use std::os::unix::process::CommandExt as _;
+    use std::process::Command;
+    use std::sync::mpsc::{self, Sender};
+    use std::sync::Mutex;
+
+    use once_cell::sync::OnceCell;
+
+    type Reply = (Command, io::Result<std::process::Child>);
+
+    /// The spawner's queue, and the process it runs in: a child made by
+    /// `fork` has the queue but not the thread.
+    static REQUESTS: OnceCell<Option<(u32, Mutex<Sender<(Command, Sender<Reply>)>>)>> =
+        OnceCell::new();
+
+    /// Spawns `command` from the spawner thread (started on first use); if
+    /// that thread cannot be had, from this one, with the same death signal.
+    pub(super) fn spawn(command: &mut Command) -> io::Result<std::process::Child> {
+        let parent = std::process::id();
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes async-signal-safe syscalls (prctl, getppid, raise).
+        unsafe {
+            command.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                // The parent may have died before the prctl: no signal then.
+                if libc::getppid() as u32 != parent {
+                    libc::raise(libc::SIGKILL);
+                }
+                Ok(())
+            })
+        };
+        let requests = match REQUESTS.get_or_init(start) {
+            Some((pid, requests)) if *pid == parent => requests,
+            _ => return command.spawn(),
+        };
+        // The command goes to the spawner and comes back with the child.
+        let owned = std::mem::replace(command, Command::new(""));
+        let (reply, replied) = mpsc::channel();
+        let sent = crate::state::lock(requests).send((owned, reply));
+        match sent.ok().and_then(|()| replied.recv().ok()) {
+            Some((owned, child)) => {
+                *command = owned;
+                child
+            }
+            None => Err(io::Error::other("the spawner thread is gone")),
+        }
+    }
+
+    fn start() -> Option<(u32, Mutex<Sender<(Command, Sender<Reply>)>>)> {
+        let (requests, received) = mpsc::channel::<(Command, Sender<Reply>)>();
+        let started = std::thread::Builder::new()
+            .name("cleanup-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in received {
+                    let child = command.spawn();
+                    let _ = reply.send((command, child));
+                }
+            });
+        match started {
+            Ok(_) => Some((std::process::id(), Mutex::new(requests))),
+            Err(err) => {
+                crate::log::always(format_args!(
+                    "cleanup: cannot start the spawner thread ({err}); children are \
+                     started from the calling thread, and die with it"
+                ));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod spawner {
+    pub(super) fn spawn(
+        command: &mut std::process::Command,
+    ) -> std::io::Result<std::process::Child> {
+        command.spawn()
+    }
 }
 
 impl Child {
