@@ -149,11 +149,14 @@ mod spawner {
     use once_cell::sync::OnceCell;
 
     type Reply = (Command, io::Result<std::process::Child>);
+    /// A command to start, and where to send it back with its child.
+    type Request = (Command, Sender<Reply>);
+    /// The spawner's queue, and the process it runs in.
+    type Spawner = (u32, Mutex<Sender<Request>>);
 
     /// The spawner's queue, and the process it runs in: a child made by
     /// `fork` has the queue but not the thread.
-    static REQUESTS: OnceCell<Option<(u32, Mutex<Sender<(Command, Sender<Reply>)>>)>> =
-        OnceCell::new();
+    static REQUESTS: OnceCell<Option<Spawner>> = OnceCell::new();
 
     /// Spawns `command` from the spawner thread (started on first use); if
     /// that thread cannot be had, from this one, with the same death signal.
@@ -188,8 +191,8 @@ mod spawner {
         }
     }
 
-    fn start() -> Option<(u32, Mutex<Sender<(Command, Sender<Reply>)>>)> {
-        let (requests, received) = mpsc::channel::<(Command, Sender<Reply>)>();
+    fn start() -> Option<Spawner> {
+        let (requests, received) = mpsc::channel::<Request>();
         let started = std::thread::Builder::new()
             .name("cleanup-spawner".into())
             .spawn(move || {
