@@ -12,13 +12,20 @@
 //! deadline `main`'s future is dropped, which closes its connections.
 //!
 //! Routes: `/` answers at once, `/work/{ms}` after `ms` milliseconds, `/slow`
-//! after an hour. `--port 0` picks a free port.
+//! after an hour, `/readyz` 200 while [`cleanup::is_ready`] (from
+//! `cleanup::ready()` once bound until the first signal), 503 after. `--port
+//! 0` picks a free port.
+//!
+//! Under Kubernetes, `CLEANUP_DRAIN_DELAY=5` (or `drain_delay = "5s"`) keeps
+//! it serving for 5 s after SIGTERM while `/readyz` says 503 and the
+//! endpoints catch up; then it drains as above.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 
@@ -74,6 +81,15 @@ async fn main() -> std::io::Result<()> {
             ),
         )
         .route(
+            "/readyz",
+            get(|| async {
+                match cleanup::is_ready() {
+                    true => (StatusCode::OK, "ready\n"),
+                    false => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+                }
+            }),
+        )
+        .route(
             "/slow",
             get(|State(stats): State<Arc<Stats>>| async move {
                 println!("slow request started");
@@ -85,6 +101,7 @@ async fn main() -> std::io::Result<()> {
         .with_state(stats);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    cleanup::ready();
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
         .with_graceful_shutdown(cleanup::token().cancelled())

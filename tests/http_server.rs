@@ -54,7 +54,11 @@ fn request(addr: SocketAddr, path: &str, load: &Load) -> Option<bool> {
 }
 
 fn start_server() -> (Running, SocketAddr) {
-    let mut server = Spawn::example("http_server")
+    start_server_with(Spawn::example("http_server"))
+}
+
+fn start_server_with(spawn: Spawn) -> (Running, SocketAddr) {
+    let mut server = spawn
         .arg("--port")
         .arg("0")
         .env("CLEANUP_TIMEOUT", "5s")
@@ -166,5 +170,58 @@ fn a_request_slower_than_the_budget_is_cut_at_the_deadline_and_the_process_ends_
         served(&ended),
         (1, 2),
         "the quick one finished, the slow one was cut\n{ended}"
+    );
+}
+
+/// The status code of `GET path`, or `None` when refused or broken.
+fn status_of(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.get(9..12)?.parse().ok()
+}
+
+#[test]
+fn during_the_drain_delay_every_request_is_served_and_readyz_says_503() {
+    // Kubernetes sends SIGTERM while it removes the pod from its endpoints:
+    // requests keep coming for a while. With a 2 s drain delay, none of them
+    // may be refused.
+    let (mut server, addr) =
+        start_server_with(Spawn::example("http_server").env("CLEANUP_DRAIN_DELAY", "2"));
+    assert_eq!(status_of(addr, "/readyz"), Some(200), "ready once bound");
+    server.signal(SIGTERM);
+    let signalled = Instant::now();
+    let load = Load::default();
+    let mut readyz = Vec::new();
+    // The first 1.5 s of the 2 s delay, a request at a time.
+    while signalled.elapsed() < Duration::from_millis(1500) {
+        request(addr, "/", &load);
+        readyz.push(status_of(addr, "/readyz"));
+    }
+    let ended = server.finish();
+    ended
+        .assert_killed_by(SIGTERM)
+        .assert_ended_within(Duration::from_secs(5) + MARGIN);
+    let (sent, ok) = (
+        load.sent.load(Ordering::SeqCst),
+        load.ok.load(Ordering::SeqCst),
+    );
+    eprintln!(
+        "during the delay: {ok} of {sent} requests served, {} refused",
+        load.refused.load(Ordering::SeqCst)
+    );
+    assert!(sent > 10, "too few requests to tell ({sent})\n{ended}");
+    assert_eq!(
+        load.refused.load(Ordering::SeqCst),
+        0,
+        "refused during the delay\n{ended}"
+    );
+    assert_eq!(ok, sent, "failed during the delay\n{ended}");
+    assert!(
+        readyz.iter().all(|status| *status == Some(503)),
+        "/readyz during the delay: {readyz:?}\n{ended}"
     );
 }
