@@ -44,6 +44,7 @@ not_under_loom! {
     mod exit_status;
     mod hooks;
     mod log;
+    mod notify;
     mod park;
     mod registry;
     mod run;
@@ -55,6 +56,7 @@ not_under_loom! {
 
     pub use children::{spawn, Child};
     pub use config::TIMEOUT_ENV;
+    pub use notify::ready;
     pub use registry::{guard, on_exit, Finalizer, Guard};
     pub use run::{exit, request_shutdown};
     pub use state::{
