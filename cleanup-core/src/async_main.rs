@@ -106,6 +106,8 @@ fn build(flavor: Flavor) -> std::io::Result<tokio::runtime::Runtime> {
             builder
         }
     };
+    // systemd's watchdog: a runtime running tasks is making progress.
+    builder.on_thread_unpark(crate::notify::progress);
     builder.enable_all().build()
 }
 

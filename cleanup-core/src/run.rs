@@ -78,6 +78,7 @@ pub(crate) fn install(config: Config) {
     let _ = MAIN.set(thread::current().id());
     hooks::install_panic_hook();
     hooks::install_process_exit_hook();
+    crate::notify::init();
     shutdown::configure(config);
     let _ = RUNTIME.compare_exchange(
         NOT_INSTALLED,
@@ -101,9 +102,35 @@ pub(crate) fn install(config: Config) {
         }
         ensure_runtime();
     }
-    if !signals::has_timer() {
-        // No deadline timer here: the runtime thread must watch from the start.
+    if !signals::has_timer() || crate::notify::enabled() {
+        // No deadline timer here, or systemd to keep informed from the first
+        // signal on: the runtime thread watches from the start.
         ensure_runtime();
+    }
+    if let Some(interval) = crate::notify::watchdog_interval() {
+        start_watchdog(interval);
+    }
+}
+
+/// Under systemd's watchdog (`WATCHDOG_USEC`): every quarter interval,
+/// WATCHDOG=1 if the program made progress (a `checkpoint()` or `sleep()`
+/// on any thread) within the last half interval; none once it stops making
+/// progress, so systemd restarts a stuck service. Until the shutdown, which
+/// systemd does not watch.
+fn start_watchdog(interval: std::time::Duration) {
+    let started = thread::Builder::new()
+        .name("cleanup-watchdog".into())
+        .spawn(move || {
+            signals::block_on_this_thread(shutdown::signals());
+            while !state::is_shutting_down() {
+                crate::notify::watchdog_tick();
+                thread::sleep(interval / 4);
+            }
+        });
+    if let Err(err) = started {
+        log::always(format_args!(
+            "cleanup: cannot start the watchdog thread ({err}); systemd's watchdog will fire"
+        ));
     }
 }
 
@@ -163,9 +190,14 @@ fn spawn_runtime_thread() -> std::io::Result<()> {
 fn runtime_thread(mut wake: UnixStream) {
     let mut buf = [0u8; 64];
     let reaper = crate::exit_status::is_pid_one();
+    let mut told = false;
     while !state::is_shutting_down() {
         // Serving a drain delay: the shutdown starts when it ends.
         let delay = signals::delay_until();
+        if let (Some(until), false) = (delay, told) {
+            told = true;
+            shutdown::tell_systemd_the_delay(until);
+        }
         if let Some(until) = delay {
             match until.checked_duration_since(std::time::Instant::now()) {
                 Some(left) if !left.is_zero() => {

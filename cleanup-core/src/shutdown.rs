@@ -197,6 +197,12 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     machine.budget = Some(Budget::new(from.min(now), machine.config.timeout));
     machine.announced =
         machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
+    // systemd (Type=notify): stopping, why, and how long to wait for us.
+    crate::notify::stopping();
+    crate::notify::status(&format!("stopping: {reason}"));
+    if let Some(budget) = machine.budget {
+        crate::notify::extend_timeout(extension(budget.left(now)));
+    }
     let forward = match reason {
         ExitReason::Signal(sig) => sig,
         _ => libc::SIGTERM,
@@ -226,6 +232,34 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     drop(machine);
     crate::signals::wake();
     true
+}
+
+/// How long systemd is asked to wait, re-asked every second: what is left
+/// of our own deadline, at most a few seconds at a time, plus a second for
+/// the next message to arrive.
+fn extension(left: Duration) -> Duration {
+    left.min(Duration::from_secs(3)) + Duration::from_secs(1)
+}
+
+/// A signal came and a drain delay keeps the program serving until `until`:
+/// systemd hears at once that the service is stopping.
+pub(crate) fn tell_systemd_the_delay(until: Instant) {
+    if !crate::notify::enabled() {
+        return;
+    }
+    crate::notify::stopping();
+    if let Some(reason) = state::reason() {
+        let left = until.saturating_duration_since(Instant::now());
+        crate::notify::status(&format!(
+            "stopping: {reason}; serving {} more before draining",
+            Secs(left)
+        ));
+    }
+    if let Some(deadline) = crate::deadline::deadline() {
+        crate::notify::extend_timeout(extension(
+            deadline.saturating_duration_since(Instant::now()),
+        ));
+    }
 }
 
 /// The route `reason` (with `code`) has reached the end on this thread:
@@ -695,6 +729,7 @@ pub(crate) fn watch() -> ! {
         if now >= next_report && matches!(machine.phase, Phase::Draining | Phase::Cleaning) {
             next_report = now + REPORT_EVERY;
             wake_at = wake_at.min(next_report);
+            crate::notify::extend_timeout(extension(budget.left(now)));
             report(&machine, budget.left(now));
         }
         machine.watch_at = Some(wake_at);
@@ -705,21 +740,29 @@ pub(crate) fn watch() -> ! {
     }
 }
 
-/// The progress line: what the shutdown is waiting for, and the time left.
+/// The progress line (on stderr, and to systemd as STATUS=): what the
+/// shutdown is waiting for, and the time left.
 fn report(machine: &Machine, left: Duration) {
+    if let Some(text) = progress_text(machine, left) {
+        crate::notify::status(&text);
+        log::line(format_args!("{text}"));
+    }
+}
+
+fn progress_text(machine: &Machine, left: Duration) -> Option<String> {
     let left = Secs(left);
     if let Some(running) = machine.running.as_ref() {
-        return log::line(format_args!("running {}, {left} left", running.name));
+        return Some(format!("running {}, {left} left", running.name));
     }
     if machine.phase != Phase::Draining {
-        return;
+        return None;
     }
     let found = registry::scan();
     if let Some(found) = found.iter().find(|found| found.state == State::Claimed) {
-        return log::line(format_args!("running {}, {left} left", Name::of(found)));
+        return Some(format!("running {}, {left} left", Name::of(found)));
     }
     if let Some(what) = machine.body_returned {
-        return log::line(format_args!("waiting for {what} to finish, {left} left"));
+        return Some(format!("waiting for {what} to finish, {left} left"));
     }
     let count = |kind| {
         found
@@ -727,9 +770,9 @@ fn report(machine: &Machine, left: Duration) {
             .filter(|found| found.state == State::Armed && found.kind == kind)
             .count()
     };
-    log::line(format_args!(
+    Some(format!(
         "waiting for main to return, {} and {} pending, {left} left",
         Count(count(Kind::Guard), "guard"),
         Count(count(Kind::Finalizer), "finalizer")
-    ));
+    ))
 }

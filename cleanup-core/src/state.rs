@@ -126,6 +126,7 @@ impl From<Shutdown> for std::io::Error {
 /// ```
 #[inline]
 pub fn checkpoint() -> Result<(), Shutdown> {
+    crate::notify::progress();
     if SHUTTING_DOWN.load(Ordering::Relaxed) && !shielded() {
         Err(Shutdown)
     } else {
@@ -146,8 +147,11 @@ pub fn is_shutting_down() -> bool {
 
 /// The program is ready to serve: [`is_ready`] turns true (until a shutdown
 /// starts), and under systemd (`Type=notify`, `NOTIFY_SOCKET` set) READY=1
-/// is sent. Call it once the listeners are bound and the caches warm; never
-/// sent before.
+/// is sent, so units ordered after it may start and `systemctl start`
+/// returns. Call it once start-up is over (configuration read, sockets
+/// bound); it is never sent on its own. Without `NOTIFY_SOCKET` it only
+/// sets the flag; it never fails (a manager that is gone loses the
+/// message), and a child forked by this process sends nothing.
 ///
 /// ```
 /// cleanup_core::ready();
@@ -247,6 +251,7 @@ pub(crate) fn wait_until(until: Option<Instant>) -> bool {
 /// assert!(cleanup_core::sleep(Duration::from_millis(1)).is_ok());
 /// ```
 pub fn sleep(duration: Duration) -> Result<(), Shutdown> {
+    crate::notify::progress();
     if shielded() {
         std::thread::sleep(duration);
         return Ok(());
