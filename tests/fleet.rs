@@ -91,6 +91,11 @@ fn a_hung_finalizer_ends_before_the_orchestrators_sigkill() {
     ended
         .assert_killed_by(SIGTERM)
         .assert_once(&["finalizer:hang:start"])
+        // The one that hung to the deadline is named, as any other.
+        .assert_stderr_line(&[
+            "finalizer registered at tests/fixtures/fleet.rs:",
+            "hung, abandoned after",
+        ])
         .assert_ended_within(Duration::from_millis(9_950));
     let after = ended.after_signal.expect("a signal was sent");
     assert!(

@@ -672,8 +672,20 @@ pub(crate) fn watch() -> ! {
         }
         if now >= budget.hard() {
             crate::children::forward_kill();
+            // The one that hung to the end is named, as any other.
+            if let Some(running) = machine.running.take() {
+                log::line(format_args!(
+                    "{} hung, abandoned after {}",
+                    running.name,
+                    Secs(now - running.started)
+                ));
+                machine.hung += 1;
+            }
             let ending = machine.ending(true);
-            let not_run = machine.batch.len() + usize::from(machine.running.is_some());
+            let not_run = registry::scan()
+                .iter()
+                .filter(|found| found.state == State::Armed)
+                .count();
             machine.phase = Phase::Exiting;
             log::line(format_args!(
                 "deadline of {} reached, {} not run, {}",
