@@ -397,6 +397,21 @@ fn extend_timeout_is_renewed_before_it_lapses_until_the_exit() {
     let (signalled, ended) = stop(running, &mut manager);
     ended.assert_killed_by(SIGTERM).assert_once(&["guard:slow"]);
     let exited = signalled + ended.after_signal.expect("signalled");
+    let extensions = assert_extended_until_the_exit(&manager, signalled, exited);
+    // The shutdown took 3 s: one extension announced at the start would not
+    // say the process still lives; it is renewed as the shutdown goes.
+    assert!(extensions.len() >= 2, "{:?}", manager.texts());
+}
+
+/// Checks that EXTEND_TIMEOUT_USEC came soon after the signal, was renewed
+/// before each one lapsed, and that the last one covers the exit; returns
+/// them.
+#[track_caller]
+fn assert_extended_until_the_exit(
+    manager: &Manager,
+    signalled: Instant,
+    exited: Instant,
+) -> Vec<(Instant, Duration)> {
     let extensions: Vec<(Instant, Duration)> = manager
         .received
         .iter()
@@ -433,7 +448,35 @@ fn extend_timeout_is_renewed_before_it_lapses_until_the_exit() {
         "the last extension ({last_by:?}) lapsed {:?} before the exit: {texts:?}",
         exited - (last_at + last_by)
     );
-    // The shutdown took 3 s: one extension announced at the start would not
-    // say the process still lives; it is renewed as the shutdown goes.
-    assert!(extensions.len() >= 2, "{texts:?}");
+    extensions
+}
+
+#[test]
+fn during_a_drain_delay_systemd_hears_stopping_at_once_and_extensions_go_on() {
+    // A 5 s delay outlasts a single extension: it must be renewed.
+    let mut manager = Manager::at_path();
+    let running = manager
+        .spawn("serve")
+        .env("CLEANUP_TIMEOUT", "10")
+        .env("CLEANUP_DRAIN_DELAY", "5")
+        .start_ready();
+    manager.wait_for("READY=1");
+    let (signalled, ended) = stop(running, &mut manager);
+    ended.assert_killed_by(SIGTERM);
+    let exited = signalled + ended.after_signal.expect("signalled");
+    let texts = manager.texts();
+    assert_eq!(manager.count("STOPPING=1"), 1, "{texts:?}");
+    let stopping = manager.times_of("STOPPING=1")[0];
+    assert!(
+        stopping - signalled <= SLACK * 3,
+        "STOPPING=1 came {:?} after SIGTERM, not at once: {texts:?}",
+        stopping - signalled
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|text| text.contains("more before draining")),
+        "{texts:?}"
+    );
+    assert_extended_until_the_exit(&manager, signalled, exited);
 }

@@ -59,7 +59,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -93,7 +93,11 @@ pub(crate) fn ready() {
 
 /// `STOPPING=1`: the shutdown has begun.
 pub(crate) fn stopping() {
-    send(NotifyState::Stopping);
+    // Once: at the signal, even when a drain delay comes before the drain.
+    static SENT: AtomicBool = AtomicBool::new(false);
+    if notifier().is_some() && !SENT.swap(true, Ordering::SeqCst) {
+        send(NotifyState::Stopping);
+    }
 }
 
 /// `STATUS=<text>`: one line for `systemctl status`. A line break in `text`

@@ -192,16 +192,18 @@ fn runtime_thread(mut wake: UnixStream) {
     let reaper = crate::exit_status::is_pid_one();
     let mut told = false;
     while !state::is_shutting_down() {
-        // Serving a drain delay: the shutdown starts when it ends.
+        // Serving a drain delay: the shutdown starts when it ends. systemd
+        // hears at once, and its stop timeout is extended every second.
         let delay = signals::delay_until();
-        if let (Some(until), false) = (delay, told) {
+        if let Some(until) = delay {
+            shutdown::tell_systemd_the_delay(until, !told);
             told = true;
-            shutdown::tell_systemd_the_delay(until);
         }
         if let Some(until) = delay {
             match until.checked_duration_since(std::time::Instant::now()) {
                 Some(left) if !left.is_zero() => {
-                    let _ = wake.set_read_timeout(Some(left));
+                    let step = left.min(std::time::Duration::from_secs(1));
+                    let _ = wake.set_read_timeout(Some(step));
                 }
                 _ => {
                     signals::end_delay();

@@ -242,12 +242,15 @@ fn extension(left: Duration) -> Duration {
 }
 
 /// A signal came and a drain delay keeps the program serving until `until`:
-/// systemd hears at once that the service is stopping.
-pub(crate) fn tell_systemd_the_delay(until: Instant) {
+/// systemd hears at once (`first`) that the service is stopping, then has
+/// its stop timeout extended every second, as during the drain itself.
+pub(crate) fn tell_systemd_the_delay(until: Instant, first: bool) {
     if !crate::notify::enabled() {
         return;
     }
-    crate::notify::stopping();
+    if first {
+        crate::notify::stopping();
+    }
     if let Some(reason) = state::reason() {
         let left = until.saturating_duration_since(Instant::now());
         crate::notify::status(&format!(
