@@ -335,6 +335,9 @@ pub(crate) fn exit_inside_cleanup(code: i32) -> Option<Ending> {
         // The cleanup counts as run; this thread goes on as a new executor.
         if let Some(running) = machine.running.take() {
             count_ran(&mut machine, running.ticket_kind());
+            if running.ticket_kind() == Kind::Finalizer {
+                registry::finalizer_done();
+            }
         }
         machine.executor += 1;
         machine.executor
@@ -409,10 +412,17 @@ fn execute(id: u64) -> bool {
             Step::Done => break true,
             Step::Wait => std::thread::sleep(POLL),
             Step::Run(claimed, kind, name) => {
-                let result = registry::run(claimed, true);
+                let result = match kind {
+                    Kind::Guard => registry::run(claimed, true),
+                    Kind::Finalizer => registry::run_finalizer(claimed),
+                };
                 let mut machine = lock(&MACHINE);
                 if machine.executor != id {
+                    // Abandoned meanwhile: the watchdog ended its turn.
                     break false;
+                }
+                if kind == Kind::Finalizer {
+                    registry::finalizer_done();
                 }
                 machine.running = None;
                 match result {
@@ -455,7 +465,16 @@ impl Running {
 fn next_step(machine: &mut Machine) -> Step {
     loop {
         while let Some(found) = machine.batch.pop_front() {
+            // A guard running by its own drop right now goes first: look
+            // again (the scan finds it, and waits for it within its share).
+            if found.kind == Kind::Finalizer && !registry::finalizers_turn(&machine.settled) {
+                machine.batch.clear();
+                return Step::Wait;
+            }
             let Some(claimed) = found.ticket.claim() else {
+                if found.kind == Kind::Finalizer {
+                    registry::finalizer_done();
+                }
                 continue; // its handle took it first
             };
             let now = Instant::now();
@@ -722,6 +741,10 @@ pub(crate) fn watch() -> ! {
                             Secs(now - running.started)
                         ));
                         let (ticket, elsewhere) = (running.ticket, running.elsewhere);
+                        if !elsewhere && running.name.0 == Kind::Finalizer {
+                            // Abandoned: the guards' turn comes again.
+                            registry::finalizer_done();
+                        }
                         machine.hung += 1;
                         machine.running = None;
                         machine.settled.push(ticket);

@@ -11,7 +11,10 @@ mod slots;
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::state::lock;
 use std::time::{Duration, Instant};
 
 pub(crate) use slots::{Claimed, Found, Kind, State, Ticket};
@@ -25,6 +28,12 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// Guards that ran by their own drop once shutdown had started, and those
 /// that panicked there (the end line counts them).
 static DROPPED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
+/// Guards running by their own drop during a shutdown, and whether the
+/// drain is running a finalizer: each side announces itself, then looks at
+/// the other (the mutex orders the two), so a guard never starts while a
+/// finalizer runs and a finalizer never starts while such a guard runs.
+static TURNS: Mutex<Vec<Ticket>> = Mutex::new(Vec::new());
+static FINALIZER_RUNNING: AtomicBool = AtomicBool::new(false);
 static PANICKED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 
 // What this thread holds of the registry. Plain `const` thread-locals
@@ -33,6 +42,9 @@ static PANICKED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 // touched once per thread.
 thread_local! {
     static LEASE: Cell<Option<Lease>> = const { Cell::new(None) };
+    /// This thread is the drain running a finalizer: a guard it drops
+    /// inside it runs at once (it is part of that finalizer).
+    static IN_FINALIZER: Cell<bool> = const { Cell::new(false) };
     static RELEASE_AT_EXIT: ReleaseAtExit = const { ReleaseAtExit };
 }
 
@@ -277,7 +289,9 @@ impl Drop for Guard {
             // The drain took it: it runs there; the scope ends once it has.
             return wait_released(&self.ticket);
         };
-        let shutting_down = crate::state::is_shutting_down();
+        let shutting_down = crate::state::SHUTTING_DOWN.load(Ordering::SeqCst);
+        // Guards and finalizers take turns once the process is ending.
+        let _turn = shutting_down.then(|| GuardsTurn::take(self.ticket));
         // Always caught (free unless it panics): whether the thread was
         // already unwinding is asked only then (`std::thread::panicking`
         // costs as much as the rest of a guard).
@@ -288,6 +302,68 @@ impl Drop for Guard {
             DROPPED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// A guard running by its own drop during a shutdown: while it lives, no
+/// finalizer starts; it waits for a finalizer already running (within the
+/// deadline).
+struct GuardsTurn(Ticket);
+
+impl GuardsTurn {
+    fn take(ticket: Ticket) -> GuardsTurn {
+        let mut pause = Duration::from_micros(20);
+        loop {
+            lock(&TURNS).push(ticket);
+            let inside = IN_FINALIZER.with(Cell::get);
+            if inside
+                || !FINALIZER_RUNNING.load(Ordering::SeqCst)
+                || crate::deadline::hard().is_some_and(|hard| Instant::now() >= hard)
+            {
+                return GuardsTurn(ticket);
+            }
+            lock(&TURNS).retain(|turn| *turn != ticket);
+            while FINALIZER_RUNNING.load(Ordering::SeqCst) {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+impl Drop for GuardsTurn {
+    fn drop(&mut self) {
+        lock(&TURNS).retain(|turn| *turn != self.0);
+    }
+}
+
+/// For the drain, before it starts a finalizer: `true` if it may (and from
+/// now until [`finalizer_done`], no guard starts by its own drop); `false`
+/// while such a guard runs, but for those given up on (`settled`: hung).
+pub(crate) fn finalizers_turn(settled: &[Ticket]) -> bool {
+    FINALIZER_RUNNING.store(true, Ordering::SeqCst);
+    let busy = lock(&TURNS).iter().any(|turn| !settled.contains(turn));
+    if busy {
+        FINALIZER_RUNNING.store(false, Ordering::SeqCst);
+    }
+    !busy
+}
+
+/// Runs a finalizer the drain claimed (see [`run`]), in its turn.
+pub(crate) fn run_finalizer(claimed: Claimed) -> Result<(), Box<dyn std::any::Any + Send>> {
+    struct Inside;
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            IN_FINALIZER.with(|inside| inside.set(false));
+        }
+    }
+    IN_FINALIZER.with(|inside| inside.set(true));
+    let _inside = Inside;
+    run(claimed, true)
+}
+
+/// The finalizer the drain ran (or abandoned) is over.
+pub(crate) fn finalizer_done() {
+    FINALIZER_RUNNING.store(false, Ordering::SeqCst);
 }
 
 impl Guard {
