@@ -289,18 +289,29 @@ impl Drop for Guard {
             // The drain took it: it runs there; the scope ends once it has.
             return wait_released(&self.ticket);
         };
-        let shutting_down = crate::state::SHUTTING_DOWN.load(Ordering::SeqCst);
-        // Guards and finalizers take turns once the process is ending.
-        let _turn = shutting_down.then(|| GuardsTurn::take(self.ticket));
+        if crate::state::SHUTTING_DOWN.load(Ordering::SeqCst) {
+            return self.drop_during_shutdown(claimed);
+        }
         // Always caught (free unless it panics): whether the thread was
         // already unwinding is asked only then (`std::thread::panicking`
         // costs as much as the rest of a guard).
         if let Err(payload) = run(claimed, true) {
-            self.panicked(payload, shutting_down);
+            self.panicked(payload, false);
         }
-        if shutting_down {
-            DROPPED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Guard {
+    /// The drop of a guard once the process is ending: guards and
+    /// finalizers take turns, and the end line counts it.
+    #[cold]
+    #[inline(never)]
+    fn drop_during_shutdown(&self, claimed: Claimed) {
+        let _turn = GuardsTurn::take(self.ticket);
+        if let Err(payload) = run(claimed, true) {
+            self.panicked(payload, true);
         }
+        DROPPED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
     }
 }
 
