@@ -197,12 +197,7 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     machine.budget = Some(Budget::new(from.min(now), machine.config.timeout));
     machine.announced =
         machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
-    // systemd (Type=notify): stopping, why, and how long to wait for us.
-    crate::notify::stopping();
-    crate::notify::status(&format!("stopping: {reason}"));
-    if let Some(budget) = machine.budget {
-        crate::notify::extend_timeout(extension(budget.left(now)));
-    }
+    let left = machine.budget.map(|budget| budget.left(now));
     let forward = match reason {
         ExitReason::Signal(sig) => sig,
         _ => libc::SIGTERM,
@@ -230,6 +225,13 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     }
     WATCH.notify_all();
     drop(machine);
+    // systemd (Type=notify): stopping, why, and how long to wait for us;
+    // sent outside the lock (a wedged manager may take a moment to refuse).
+    crate::notify::stopping();
+    crate::notify::status(&format!("stopping: {reason}"));
+    if let Some(left) = left {
+        crate::notify::extend_timeout(extension(left));
+    }
     crate::signals::wake();
     true
 }
