@@ -174,3 +174,43 @@ fn critical_section_second_ctrl_c_cuts_the_build_at_once() {
         .assert_absent(&["build 1: done, output complete", "build 1: step 6/6"])
         .assert_stderr_contains("second SIGINT, exiting now without cleanup");
 }
+
+/// `cargo run --example quickstart` on a fresh clone builds the crate and
+/// the facade's light dev-dependencies only: what needs tokio, axum,
+/// trybuild or divan lives in other workspace members. The dependency tree
+/// of the facade, dev-dependencies included, is what that command can build.
+#[test]
+fn quickstart_builds_no_heavy_dependency() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "tree",
+            "--package",
+            "graceful-cleanup",
+            "--edges",
+            "normal,build,dev",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .expect("run `cargo tree`");
+    assert!(
+        output.status.success(),
+        "`cargo tree` failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let crates: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split(' ').next())
+        .collect();
+    assert!(crates.contains(&"cleanup-core"), "unexpected tree:\n{tree}");
+    for heavy in ["axum", "tokio", "hyper", "trybuild", "divan", "insta"] {
+        assert!(
+            !crates.contains(&heavy),
+            "the quick start would build `{heavy}`:\n{tree}"
+        );
+    }
+}

@@ -2,13 +2,13 @@
 # Clean debug build of a sync hello world with #[cleanup::graceful_main]
 # against the same with #[tokio::main], alternating, and their ratio.
 #
-#   bash benches/compile_time.sh          # ROUNDS=5 for more rounds
+#   bash integration/benches/compile_time.sh    # ROUNDS=5 for more rounds
 #
 # Dependencies are fetched first, so only compiling is timed. Budget
 # (DESIGN.md): the graceful_main build takes at most half of tokio's.
 set -euo pipefail
 rounds=${ROUNDS:-3}
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 unset CARGO_TARGET_DIR
@@ -23,7 +23,7 @@ name = "hello-graceful"
 version = "0.1.0"
 edition = "2021"
 [dependencies]
-cleanup = { path = "$root" }
+cleanup = { package = "graceful-cleanup", path = "$root" }
 [workspace]
 TOML
 cat > "$work/graceful/src/main.rs" <<'RS'

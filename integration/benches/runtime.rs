@@ -2,7 +2,7 @@
 //! against, measured side by side in one run:
 //!
 //! ```text
-//! cargo bench --bench runtime
+//! cargo bench -p cleanup-integration --bench runtime
 //! ```
 //!
 //! See BENCHMARKS.md for the budgets and the figures.

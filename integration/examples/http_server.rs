@@ -1,7 +1,7 @@
 //! An HTTP server (axum) that drains under load.
 //!
 //! ```text
-//! cargo run --example http_server --features tokio
+//! cargo run -p cleanup-integration --example http_server
 //! curl http://127.0.0.1:3000/work/200     # then Ctrl-C, or kill -TERM <pid>
 //! ```
 //!

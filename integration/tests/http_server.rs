@@ -8,6 +8,7 @@
 
 #![cfg(feature = "tokio")]
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{Read, Write};

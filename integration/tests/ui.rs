@@ -1,8 +1,8 @@
 //! The misuse cases of `#[graceful_main]`, compiled as a user would write
 //! them: each must fail with one error that points at the mistake and says
 //! what to do. Regenerate the `.stderr` files with
-//! `TRYBUILD=overwrite cargo test --test ui` and again with `--all-features`,
-//! then read them.
+//! `TRYBUILD=overwrite cargo test -p cleanup-integration --test ui`, and
+//! again with `--no-default-features`, then read them.
 //!
 //! `tests/ui/*.rs` hold in every build; `no-tokio/` only without the `tokio`
 //! feature, `tokio/` only with it, where `tokio/pass/` are the `async fn main`

@@ -2,7 +2,7 @@
 //! programs of a pair alternating so that both see the same machine:
 //!
 //! ```text
-//! cargo bench --bench process            # TRIALS=500 to change the count
+//! cargo bench -p cleanup-integration --bench process   # TRIALS=500 to change the count
 //! ```
 //!
 //! - start-up: spawn to exit of an empty `#[graceful_main]` against an empty

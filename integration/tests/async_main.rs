@@ -4,12 +4,13 @@
 //! share of the budget is dropped, which drops every value it holds; spawned
 //! tasks get the rest of that share, blocking tasks are not waited for.
 //!
-//! The fixtures are `tests/fixtures/async_paths.rs` (one scenario per run)
-//! and `tests/fixtures/async_current_thread.rs`. Both hold, in this order, a
+//! The fixtures are `integration/fixtures/async_paths.rs` (one scenario per run)
+//! and `integration/fixtures/async_current_thread.rs`. Both hold, in this order, a
 //! stack value `main`, guard `a`, finalizer `a`, guard `b`, finalizer `b`.
 
 #![cfg(feature = "tokio")]
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
