@@ -151,7 +151,7 @@
 //! `env!("CARGO_BIN_EXE_<name>")` (this test needs `libc` as a
 //! dev-dependency; `Command::new("kill")` would do too; [`TIMEOUT_ENV`] set
 //! short in the child's environment keeps it fast). The crate runs this very
-//! test on its quick start (`tests/testing_pattern.rs`):
+//! test, and the next one, on its quick start (`tests/testing_pattern.rs`):
 //!
 //! ```ignore
 //! use std::io::{BufRead as _, BufReader};
@@ -217,9 +217,9 @@
 //!
 //! **The code under `main`, without the global.** Hand it how it learns of a
 //! stop. A `&dyn Fn() -> bool` is the simplest: the program passes
-//! `&cleanup::is_shutting_down`, a test whatever it wants to check.
+//! `&cleanup::is_shutting_down`, a test whatever it wants to check:
 //!
-//! ```
+//! ```ignore
 //! /// Copies `batches` until a stop is asked; the caller says how it learns of
 //! /// one: `&cleanup::is_shutting_down` in the program, anything in a test.
 //! fn copy_batches(batches: &[&str], out: &mut Vec<String>, stopping: &dyn Fn() -> bool) {
@@ -242,11 +242,6 @@
 //!     copy_batches(&["a", "b", "c", "d"], &mut out, &stop_at_the_third);
 //!     assert_eq!(out, ["A", "B"]);
 //! }
-//! # fn main() {
-//! #     let mut out = Vec::new();
-//! #     copy_batches(&["a"], &mut out, &cleanup::is_shutting_down);
-//! #     assert_eq!(out, ["A"]);
-//! # }
 //! ```
 //!
 //! A [`ShutdownToken`] can be handed down the same way, but there is one per
