@@ -27,6 +27,22 @@
 //! }
 //! ```
 //!
+//! # Depend on it
+//!
+//! ```toml
+//! [dependencies]
+//! graceful-cleanup = "0.1"
+//! # or, for `async fn main`:
+//! # graceful-cleanup = { version = "0.1", features = ["tokio"] }
+//! ```
+//!
+//! The package is `graceful-cleanup` (`cleanup` on crates.io is an unrelated
+//! crate); its library is named `cleanup`, so code still says `cleanup::…`.
+//! Under another name (a renamed dependency, a re-export), tell the attribute
+//! where the crate is, as `#[tokio::main(crate = "…")]` is told:
+//! `#[shutdown::graceful_main(crate = "shutdown")]` with
+//! `shutdown = { package = "graceful-cleanup", version = "0.1" }`.
+//!
 //! # What runs, on every exit path
 //!
 //! | the process ends by | stack values dropped | guards, then finalizers | exit status |
@@ -121,6 +137,124 @@
 //! }
 //! ```
 //!
+//! # Testing code that uses cleanup
+//!
+//! The shutdown state is one per process, and it never goes back: once a test
+//! calls [`request_shutdown`], [`checkpoint`] and [`sleep`] return
+//! `Err(Shutdown)` and the [`token`] is cancelled in every other test of that
+//! test binary, for good. So test a shutdown in a process of its own.
+//!
+//! **The program, from outside.** Run it as a child process, as an
+//! orchestrator does: wait for the line that says it is ready, send it
+//! SIGTERM, and check what it printed and how it ended. Cargo builds a
+//! package's binaries for its integration tests and gives their paths as
+//! `env!("CARGO_BIN_EXE_<name>")` (this test needs `libc` as a
+//! dev-dependency; `Command::new("kill")` would do too; [`TIMEOUT_ENV`] set
+//! short in the child's environment keeps it fast). The crate runs this very
+//! test, and the next one, on its quick start (`tests/testing_pattern.rs`):
+//!
+//! ```ignore
+//! use std::io::{BufRead as _, BufReader};
+//! use std::os::unix::process::ExitStatusExt as _;
+//! use std::process::{Command, Stdio};
+//! use std::sync::mpsc;
+//! use std::time::{Duration, Instant};
+//!
+//! #[test]
+//! fn sigterm_runs_the_cleanups_and_the_program_dies_by_it() {
+//!     let program = env!("CARGO_BIN_EXE_myapp");
+//!     let mut child = Command::new(program)
+//!         .stdout(Stdio::piped())
+//!         .spawn()
+//!         .unwrap();
+//!
+//!     // Its stdout, line by line, on a channel, so that every wait has a bound.
+//!     let (sender, lines) = mpsc::channel();
+//!     let stdout = BufReader::new(child.stdout.take().unwrap());
+//!     std::thread::spawn(move || {
+//!         for line in stdout.lines().map_while(Result::ok) {
+//!             let _ = sender.send(line);
+//!         }
+//!     });
+//!     let within = Duration::from_secs(30);
+//!
+//!     // Its readiness line, never a sleep: by then its signal handlers are in.
+//!     while !lines
+//!         .recv_timeout(within)
+//!         .expect("the readiness line")
+//!         .starts_with("worker started")
+//!     {}
+//!
+//!     // SIGTERM, as `docker stop` or Kubernetes sends it.
+//!     // SAFETY: kill(2) on our own child, not waited for yet.
+//!     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+//!
+//!     // A watchdog: a program that does not end in time fails the test.
+//!     let started = Instant::now();
+//!     let status = loop {
+//!         if let Some(status) = child.try_wait().unwrap() {
+//!             break status;
+//!         }
+//!         if started.elapsed() > within {
+//!             child.kill().unwrap();
+//!             panic!("still running {within:?} after SIGTERM");
+//!         }
+//!         std::thread::sleep(Duration::from_millis(10));
+//!     };
+//!
+//!     // What it printed once stopped, and how it ended.
+//!     let printed: Vec<String> = lines.iter().collect();
+//!     let guard = printed
+//!         .iter()
+//!         .position(|line| line == "guard: work queue lock released");
+//!     let finalizer = printed
+//!         .iter()
+//!         .position(|line| line == "finalizer: log flushed");
+//!     assert!(guard.is_some() && guard < finalizer, "{printed:?}");
+//!     assert_eq!(status.signal(), Some(libc::SIGTERM));
+//! }
+//! ```
+//!
+//! **The code under `main`, without the global.** Hand it how it learns of a
+//! stop. A `&dyn Fn() -> bool` is the simplest: the program passes
+//! `&cleanup::is_shutting_down`, a test whatever it wants to check:
+//!
+//! ```ignore
+//! /// Copies `batches` until a stop is asked; the caller says how it learns of
+//! /// one: `&cleanup::is_shutting_down` in the program, anything in a test.
+//! fn copy_batches(batches: &[&str], out: &mut Vec<String>, stopping: &dyn Fn() -> bool) {
+//!     for batch in batches {
+//!         if stopping() {
+//!             return;
+//!         }
+//!         out.push(batch.to_uppercase());
+//!     }
+//! }
+//!
+//! #[test]
+//! fn copy_stops_between_batches() {
+//!     let asked = std::cell::Cell::new(0);
+//!     let stop_at_the_third = || {
+//!         asked.set(asked.get() + 1);
+//!         asked.get() == 3
+//!     };
+//!     let mut out = Vec::new();
+//!     copy_batches(&["a", "b", "c", "d"], &mut out, &stop_at_the_third);
+//!     assert_eq!(out, ["A", "B"]);
+//! }
+//! ```
+//!
+//! A [`ShutdownToken`] can be handed down the same way, but there is one per
+//! process: a unit test can check the path where it is never cancelled, and
+//! leaves the stopping path to a child-process test. Guards and
+//! [`checkpoint`] need no `#[graceful_main]`: in a test, a guard runs when it
+//! drops, and `checkpoint()` is `Ok` as long as nothing asked for a shutdown.
+//!
+//! **Not on `#[test]`.** [`graceful_main`] is for `fn main` only (it refuses
+//! any other function): it installs process-wide signal handlers and ends the
+//! process once the body returns. Keep the program's work in functions `main`
+//! calls, and test those.
+//!
 //! # Limits
 //!
 //! Nothing runs on SIGKILL, an OOM kill or power loss: the kernel ends the
@@ -131,6 +265,9 @@
 
 #![warn(missing_docs)]
 
+// Empty under `--cfg loom` (cleanup-core is then its lock-free core alone),
+// where cleanup-core's tests still build this crate as a dev-dependency.
+#[allow(unused_imports)]
 #[doc(inline)]
 pub use cleanup_core::*;
 

@@ -88,6 +88,19 @@ impl Tracked {
 /// A child process started with [`spawn`]: tracked, so it ends with this
 /// program. Its methods are those of [`std::process::Child`] that are safe to
 /// mix with the shutdown's own waiting and signalling.
+///
+/// ```
+/// use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+/// use std::process::Command;
+///
+/// let mut server = Command::new("sleep");
+/// server.arg("10").process_group(0); // its own group: a stop reaches it from us only
+/// let mut child = cleanup::spawn(&mut server)?;
+/// // A shutdown would forward its signal; here the program stops it itself.
+/// child.signal(libc::SIGTERM)?;
+/// assert_eq!(child.wait()?.signal(), Some(libc::SIGTERM));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Child {
     tracked: Arc<Tracked>,
     stdin: Option<ChildStdin>,
@@ -102,7 +115,7 @@ pub struct Child {
 /// ```
 /// use std::process::Command;
 ///
-/// let mut child = cleanup_core::spawn(&mut Command::new("true"))?;
+/// let mut child = cleanup::spawn(&mut Command::new("true"))?;
 /// assert!(child.wait()?.success());
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -225,12 +238,27 @@ mod spawner {
 
 impl Child {
     /// The child's pid.
+    ///
+    /// ```
+    /// let mut child = cleanup::spawn(&mut std::process::Command::new("true"))?;
+    /// assert_ne!(child.id(), std::process::id());
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn id(&self) -> u32 {
         self.tracked.pid as u32
     }
 
     /// Waits for the child to end and returns its status (also if the
     /// shutdown already reaped it).
+    ///
+    /// ```
+    /// use std::process::Command;
+    ///
+    /// let mut child = cleanup::spawn(Command::new("sh").args(["-c", "exit 3"]))?;
+    /// assert_eq!(child.wait()?.code(), Some(3));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         loop {
             if let Some(status) = self.tracked.try_wait()? {
@@ -260,32 +288,109 @@ impl Child {
     }
 
     /// The status if the child has ended, without blocking.
+    ///
+    /// ```
+    /// use std::process::Command;
+    ///
+    /// let mut child = cleanup::spawn(Command::new("sleep").arg("10"))?;
+    /// assert!(child.try_wait()?.is_none()); // still running
+    /// child.kill()?;
+    /// child.wait()?;
+    /// assert!(child.try_wait()?.is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         self.tracked.try_wait()
     }
 
     /// Sends `sig` to the child, or to its process group when it leads one.
     /// Does nothing once it has been reaped.
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt as _;
+    /// use std::process::Command;
+    ///
+    /// let mut child = cleanup::spawn(Command::new("sleep").arg("10"))?;
+    /// child.signal(libc::SIGTERM)?;
+    /// assert_eq!(child.wait()?.signal(), Some(libc::SIGTERM));
+    /// child.signal(libc::SIGTERM)?; // reaped: nothing to do
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn signal(&self, sig: i32) -> io::Result<()> {
         self.tracked.signal(sig).map(drop)
     }
 
     /// SIGKILL, as [`std::process::Child::kill`], to its group when it leads one.
+    ///
+    /// ```
+    /// use std::os::unix::process::ExitStatusExt as _;
+    /// use std::process::Command;
+    ///
+    /// let mut child = cleanup::spawn(Command::new("sleep").arg("10"))?;
+    /// child.kill()?;
+    /// assert_eq!(child.wait()?.signal(), Some(libc::SIGKILL));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn kill(&mut self) -> io::Result<()> {
         self.signal(libc::SIGKILL)
     }
 
     /// The child's stdin, if it was piped and not taken yet.
+    ///
+    /// ```
+    /// use std::io::{Read as _, Write as _};
+    /// use std::process::{Command, Stdio};
+    ///
+    /// let mut cat = Command::new("cat");
+    /// cat.stdin(Stdio::piped()).stdout(Stdio::piped());
+    /// let mut child = cleanup::spawn(&mut cat)?;
+    /// // Dropped at the end of the statement: `cat` sees the end of its input.
+    /// child.take_stdin().expect("piped").write_all(b"hello")?;
+    /// let mut echoed = String::new();
+    /// child.take_stdout().expect("piped").read_to_string(&mut echoed)?;
+    /// assert_eq!(echoed, "hello");
+    /// assert!(child.take_stdin().is_none()); // taken already
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.stdin.take()
     }
 
     /// The child's stdout, if it was piped and not taken yet.
+    ///
+    /// ```
+    /// use std::io::Read as _;
+    /// use std::process::{Command, Stdio};
+    ///
+    /// let mut echo = Command::new("echo");
+    /// echo.arg("ready").stdout(Stdio::piped());
+    /// let mut child = cleanup::spawn(&mut echo)?;
+    /// let mut line = String::new();
+    /// child.take_stdout().expect("piped").read_to_string(&mut line)?;
+    /// assert_eq!(line, "ready\n");
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn take_stdout(&mut self) -> Option<ChildStdout> {
         self.stdout.take()
     }
 
     /// The child's stderr, if it was piped and not taken yet.
+    ///
+    /// ```
+    /// use std::io::Read as _;
+    /// use std::process::{Command, Stdio};
+    ///
+    /// let mut sh = Command::new("sh");
+    /// sh.args(["-c", "echo oops >&2"]).stderr(Stdio::piped());
+    /// let mut child = cleanup::spawn(&mut sh)?;
+    /// let mut text = String::new();
+    /// child.take_stderr().expect("piped").read_to_string(&mut text)?;
+    /// assert_eq!(text, "oops\n");
+    /// child.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {
         self.stderr.take()
     }

@@ -5,11 +5,32 @@ use std::time::Duration;
 use libc::c_int;
 
 /// The environment variable that overrides the `timeout` option at run time,
-/// so operators can fit the deadline under an orchestrator's grace period.
+/// so operators can fit the deadline under an orchestrator's grace period:
+/// with a unit (`25s`, `1m30s`) or in plain seconds (`30`, `2.5`, as
+/// Kubernetes writes `terminationGracePeriodSeconds`). A value that does not
+/// parse is reported on stderr and the compiled-in `timeout` is kept.
+///
+/// ```
+/// use std::process::Command;
+///
+/// // A supervisor gives the program it starts 30 s, without a rebuild.
+/// let mut server = Command::new("my-server");
+/// server.env(cleanup::TIMEOUT_ENV, "30");
+/// # assert_eq!(cleanup::TIMEOUT_ENV, "CLEANUP_TIMEOUT");
+/// ```
 pub const TIMEOUT_ENV: &str = "CLEANUP_TIMEOUT";
 
 /// The environment variable that overrides the `drain_delay` option at run
 /// time (`5s`, or plain seconds: `5`, `2.5`; `0` for none).
+///
+/// ```
+/// use std::process::Command;
+///
+/// // Behind a Kubernetes Service: keep serving 5 s after SIGTERM.
+/// let mut server = Command::new("my-server");
+/// server.env(cleanup::DRAIN_DELAY_ENV, "5s");
+/// # assert_eq!(cleanup::DRAIN_DELAY_ENV, "CLEANUP_DRAIN_DELAY");
+/// ```
 pub const DRAIN_DELAY_ENV: &str = "CLEANUP_DRAIN_DELAY";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -40,7 +40,7 @@ pub(crate) fn effective(timeout: Duration) -> Duration {
 /// uses it to bound its own waits (a request, a flush) so they end in time.
 ///
 /// ```
-/// assert!(cleanup_core::deadline().is_none()); // not shutting down
+/// assert!(cleanup::deadline().is_none()); // not shutting down
 /// ```
 pub fn deadline() -> Option<Instant> {
     hard().or_else(|| {

@@ -1,9 +1,10 @@
-//! The runtime of [`cleanup`](https://docs.rs/cleanup): signals, the shutdown
-//! state, guards and finalizers, the deadline and the exit status.
+//! The runtime of [`cleanup`](https://docs.rs/graceful-cleanup): signals, the
+//! shutdown state, guards and finalizers, the deadline and the exit status.
 //!
-//! Use it through the `cleanup` crate, whose `#[graceful_main]` attribute
-//! installs all of this around `main`; the guide lives there. Everything here
-//! is re-exported by `cleanup` under the same names.
+//! Use it through the package `graceful-cleanup`, whose library is named
+//! `cleanup` and whose `#[cleanup::graceful_main]` attribute installs all of
+//! this around `main`; the guide lives there. Everything here is re-exported
+//! by `cleanup` under the same names, and documented as `cleanup::…`.
 //!
 //! | module | question it answers |
 //! |---|---|

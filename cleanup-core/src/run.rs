@@ -31,11 +31,11 @@ const RUNNING: u8 = 3;
 /// the status the parent expects. What `#[graceful_main]` expands to.
 ///
 /// ```no_run
-/// use cleanup_core::__private::{run, Config};
+/// use cleanup::__private::{run, Config};
 ///
 /// fn main() {
 ///     run(Config::new().timeout_ms(5000), move || {
-///         let _guard = cleanup_core::guard(|| println!("cleaned up"));
+///         let _guard = cleanup::guard(|| println!("cleaned up"));
 ///     })
 /// }
 /// ```
@@ -286,9 +286,9 @@ fn code_of(code: ExitCode) -> i32 {
 /// process exits with 0.
 ///
 /// ```
-/// cleanup_core::request_shutdown();
-/// assert!(cleanup_core::is_shutting_down());
-/// assert_eq!(cleanup_core::reason(), Some(cleanup_core::ExitReason::Requested));
+/// cleanup::request_shutdown();
+/// assert!(cleanup::is_shutting_down());
+/// assert_eq!(cleanup::reason(), Some(cleanup::ExitReason::Requested));
 /// ```
 pub fn request_shutdown() {
     ensure_runtime();
@@ -308,7 +308,7 @@ pub fn request_shutdown() {
 /// another `exit` came first, this call joins that shutdown instead.
 ///
 /// ```no_run
-/// cleanup_core::exit(3);
+/// cleanup::exit(3);
 /// ```
 pub fn exit(code: i32) -> ! {
     if state::is_shutting_down() && registry::in_cleanup() {

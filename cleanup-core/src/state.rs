@@ -34,7 +34,7 @@ thread_local! {
 /// Why the process is ending.
 ///
 /// ```
-/// use cleanup_core::ExitReason;
+/// use cleanup::ExitReason;
 ///
 /// let reason = ExitReason::Signal(libc::SIGTERM);
 /// assert_eq!(reason.to_string(), "SIGTERM received");
@@ -74,8 +74,8 @@ impl fmt::Display for ExitReason {
 /// not an error: nothing is printed for it.
 ///
 /// ```
-/// fn step() -> Result<(), cleanup_core::Shutdown> {
-///     cleanup_core::checkpoint()?;
+/// fn step() -> Result<(), cleanup::Shutdown> {
+///     cleanup::checkpoint()?;
 ///     Ok(())
 /// }
 /// assert!(step().is_ok());
@@ -85,6 +85,12 @@ pub struct Shutdown;
 
 impl Shutdown {
     /// Why the process is shutting down: the same as [`reason`].
+    ///
+    /// ```
+    /// cleanup::request_shutdown();
+    /// let shutdown = cleanup::checkpoint().unwrap_err();
+    /// assert_eq!(shutdown.reason(), Some(cleanup::ExitReason::Requested));
+    /// ```
     pub fn reason(&self) -> Option<ExitReason> {
         reason()
     }
@@ -115,9 +121,9 @@ impl From<Shutdown> for std::io::Error {
 ///
 /// ```
 /// # fn do_one_unit_of_work() {}
-/// fn work() -> Result<(), cleanup_core::Shutdown> {
+/// fn work() -> Result<(), cleanup::Shutdown> {
 ///     for _ in 0..3 {
-///         cleanup_core::checkpoint()?;
+///         cleanup::checkpoint()?;
 ///         do_one_unit_of_work();
 ///     }
 ///     Ok(())
@@ -138,7 +144,7 @@ pub fn checkpoint() -> Result<(), Shutdown> {
 /// [`Shield`] too, so a critical section can decide not to start its next step.
 ///
 /// ```
-/// assert!(!cleanup_core::is_shutting_down());
+/// assert!(!cleanup::is_shutting_down());
 /// ```
 #[inline]
 pub fn is_shutting_down() -> bool {
@@ -154,8 +160,8 @@ pub fn is_shutting_down() -> bool {
 /// message), and a child forked by this process sends nothing.
 ///
 /// ```
-/// cleanup_core::ready();
-/// assert!(cleanup_core::is_ready());
+/// cleanup::ready();
+/// assert!(cleanup::is_ready());
 /// ```
 pub fn ready() {
     READY.store(true, Ordering::SeqCst);
@@ -168,7 +174,7 @@ pub fn ready() {
 /// out of its endpoints.
 ///
 /// ```
-/// assert!(!cleanup_core::is_ready()); // `ready()` not called yet
+/// assert!(!cleanup::is_ready()); // `ready()` not called yet
 /// ```
 pub fn is_ready() -> bool {
     READY.load(Ordering::Relaxed) && FIRST.load(Ordering::Relaxed) == 0
@@ -177,7 +183,7 @@ pub fn is_ready() -> bool {
 /// Why the process is ending, once it is; `None` while it runs.
 ///
 /// ```
-/// assert_eq!(cleanup_core::reason(), None);
+/// assert_eq!(cleanup::reason(), None);
 /// ```
 pub fn reason() -> Option<ExitReason> {
     first().map(|(reason, _)| reason)
@@ -248,7 +254,7 @@ pub(crate) fn wait_until(until: Option<Instant>) -> bool {
 ///
 /// ```
 /// use std::time::Duration;
-/// assert!(cleanup_core::sleep(Duration::from_millis(1)).is_ok());
+/// assert!(cleanup::sleep(Duration::from_millis(1)).is_ok());
 /// ```
 pub fn sleep(duration: Duration) -> Result<(), Shutdown> {
     crate::notify::progress();
@@ -268,6 +274,27 @@ pub fn sleep(duration: Duration) -> Result<(), Shutdown> {
 ///
 /// A shield defers the cooperative part of a shutdown, not its deadline:
 /// when the timeout is spent the process ends anyway.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// fn build(finished: &mut Vec<u32>) -> Result<(), cleanup::Shutdown> {
+///     for step in 0..3 {
+///         cleanup::checkpoint()?; // between steps, a shutdown stops the build
+///         let _shield = cleanup::shield();
+///         if step == 0 {
+///             cleanup::request_shutdown(); // as a SIGTERM in the middle of a step
+///         }
+///         cleanup::sleep(Duration::from_millis(1))?; // shielded: the step goes on
+///         finished.push(step);
+///     }
+///     Ok(())
+/// }
+///
+/// let mut finished = Vec::new();
+/// assert!(build(&mut finished).is_err());
+/// assert_eq!(finished, [0]); // the step under way finished; no other started
+/// ```
 #[must_use = "the critical section ends when the shield is dropped"]
 pub struct Shield {
     // Counted per thread, so the shield must stay on the thread that made it.
@@ -277,12 +304,12 @@ pub struct Shield {
 /// Starts a critical section on this thread; it ends when the [`Shield`] drops.
 ///
 /// ```
-/// let shield = cleanup_core::shield();
-/// cleanup_core::request_shutdown();
-/// assert!(cleanup_core::checkpoint().is_ok()); // shielded
-/// assert!(cleanup_core::is_shutting_down()); // but told the truth
+/// let shield = cleanup::shield();
+/// cleanup::request_shutdown();
+/// assert!(cleanup::checkpoint().is_ok()); // shielded
+/// assert!(cleanup::is_shutting_down()); // but told the truth
 /// drop(shield);
-/// assert!(cleanup_core::checkpoint().is_err());
+/// assert!(cleanup::checkpoint().is_err());
 /// ```
 pub fn shield() -> Shield {
     SHIELDS.with(|n| n.set(n.get() + 1));

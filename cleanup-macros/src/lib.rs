@@ -5,7 +5,7 @@
 //! generates calls into `cleanup`, which must be a dependency of the crate
 //! that uses the attribute.
 //!
-//! [`cleanup`]: https://docs.rs/cleanup
+//! [`cleanup`]: https://docs.rs/graceful-cleanup
 //!
 #![doc = include_str!("graceful_main.md")]
 #![forbid(unsafe_code)]

@@ -238,7 +238,7 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 /// let cleaned = Arc::new(AtomicBool::new(false));
 /// {
 ///     let flag = cleaned.clone();
-///     let _guard = cleanup_core::guard(move || flag.store(true, SeqCst));
+///     let _guard = cleanup::guard(move || flag.store(true, SeqCst));
 /// }
 /// assert!(cleaned.load(SeqCst));
 /// ```
@@ -256,6 +256,20 @@ pub struct Guard {
 }
 
 /// Makes a [`Guard`] that runs `f` when dropped.
+///
+/// ```
+/// let lock = std::env::temp_dir().join(format!("guard-doc-{}.lock", std::process::id()));
+/// std::fs::write(&lock, b"")?;
+/// {
+///     let path = lock.clone();
+///     let _unlock = cleanup::guard(move || {
+///         let _ = std::fs::remove_file(&path);
+///     });
+///     // Work under the lock: a return, `?`, a panic or a SIGTERM all remove it.
+/// }
+/// assert!(!lock.exists());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[track_caller]
 pub fn guard<F>(f: F) -> Guard
 where
@@ -273,7 +287,7 @@ impl Guard {
     /// finished; either way, once this returns the closure never starts.
     ///
     /// ```
-    /// let guard = cleanup_core::guard(|| unreachable!());
+    /// let guard = cleanup::guard(|| unreachable!());
     /// guard.disarm();
     /// ```
     pub fn disarm(self) {
@@ -414,6 +428,23 @@ impl fmt::Debug for Guard {
 
 /// A handle on a closure registered with [`on_exit`]. Dropping the handle does
 /// not cancel it; [`Finalizer::cancel`] does.
+///
+/// ```
+/// let dir = std::env::temp_dir();
+/// let partial = dir.join(format!("upload-{}.part", std::process::id()));
+/// let done = dir.join(format!("upload-{}.done", std::process::id()));
+/// std::fs::write(&partial, b"first chunk")?;
+/// let path = partial.clone();
+/// // However the process ends, a half-written upload does not stay behind…
+/// let remove_partial = cleanup::on_exit(move || {
+///     let _ = std::fs::remove_file(&path);
+/// });
+/// std::fs::rename(&partial, &done)?;
+/// // …but a finished one does.
+/// remove_partial.cancel();
+/// # std::fs::remove_file(&done)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "dropping the handle keeps the finalizer; bind it to `_` if you never cancel"]
 pub struct Finalizer {
     ticket: Ticket,
@@ -424,7 +455,7 @@ pub struct Finalizer {
 /// run after every guard, newest first.
 ///
 /// ```
-/// let _ = cleanup_core::on_exit(|| eprintln!("bye"));
+/// let _ = cleanup::on_exit(|| eprintln!("bye"));
 /// ```
 #[track_caller]
 pub fn on_exit<F>(f: F) -> Finalizer
@@ -443,7 +474,7 @@ impl Finalizer {
     /// finished. Once this returns, the closure never starts.
     ///
     /// ```
-    /// let finalizer = cleanup_core::on_exit(|| unreachable!());
+    /// let finalizer = cleanup::on_exit(|| unreachable!());
     /// finalizer.cancel();
     /// ```
     pub fn cancel(self) {
