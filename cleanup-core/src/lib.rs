@@ -11,8 +11,9 @@
 //! | `state` | is the process ending, and why? ([`checkpoint`], [`reason`], [`shield`]) |
 //! | `token` | how do threads and tasks wait for it? ([`ShutdownToken`]) |
 //! | `park` | where they sleep: a futex the signal handler wakes directly |
-//! | `registry` | what must run, exactly once? ([`guard`], [`on_exit`]) |
+//! | `registry` | what must run, exactly once? ([`guard`], [`owned_guard`], [`on_exit`]) |
 //! | `signals` | the signal handler, the only code in signal context |
+//! | [`signal`] | signal numbers by name, for [`ExitReason::Signal`] and [`Child::signal`] |
 //! | `shutdown` | the machine from the first signal to the exit, and its watchdog |
 //! | `deadline` | how the timeout is shared between body and cleanups |
 //! | `exit_status` | how the process leaves (re-raise, code, PID 1) |
@@ -50,6 +51,7 @@ not_under_loom! {
     mod registry;
     mod run;
     mod shutdown;
+    pub mod signal;
     mod signals;
     mod state;
     pub mod thread;
@@ -58,7 +60,7 @@ not_under_loom! {
     pub use children::{spawn, Child};
     pub use config::{DRAIN_DELAY_ENV, TIMEOUT_ENV};
     pub use deadline::deadline;
-    pub use registry::{guard, on_exit, Finalizer, Guard};
+    pub use registry::{guard, on_exit, owned_guard, Finalizer, Guard, Held, OwnedGuard};
     pub use run::{exit, request_shutdown};
     pub use state::{
         checkpoint, is_ready, is_shutting_down, ready, reason, shield, sleep, ExitReason, Shield,

@@ -248,29 +248,65 @@ fn settle<T: Termination + 'static>(value: T) -> (ExitReason, i32) {
     (reason, code)
 }
 
-/// Recognizes `Err(Shutdown)` in the return types `main` commonly has, also
-/// when boxed or carried by an `io::Error`.
+/// Recognizes `Err(Shutdown)` in the return types `main` commonly has
+/// (`Result<(), E>` and `Result<ExitCode, E>`): `E` is `Shutdown` itself, or
+/// an error whose chain of sources holds one — boxed, carried by an
+/// `io::Error`, or (features `anyhow`, `eyre`) under any layers of context.
 fn is_shutdown_error(value: &dyn Any) -> bool {
-    fn holds(err: &(dyn Error + 'static)) -> bool {
-        err.is::<Shutdown>()
-            || err
-                .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)
-                .is_some_and(|inner| inner.is::<Shutdown>())
+    /// The error of a `Result<(), E>` or `Result<ExitCode, E>`.
+    fn err<E: 'static>(value: &dyn Any) -> Option<&E> {
+        match value.downcast_ref::<Result<(), E>>() {
+            Some(result) => result.as_ref().err(),
+            None => value.downcast_ref::<Result<ExitCode, E>>()?.as_ref().err(),
+        }
     }
-    if let Some(result) = value.downcast_ref::<Result<(), Shutdown>>() {
-        return result.is_err();
+    if err::<Shutdown>(value).is_some() {
+        return true;
     }
-    if let Some(Err(err)) = value.downcast_ref::<Result<(), Box<dyn Error>>>() {
+    if let Some(err) = err::<Box<dyn Error>>(value) {
         return holds(&**err);
     }
-    if let Some(Err(err)) = value.downcast_ref::<Result<(), Box<dyn Error + Send + Sync>>>() {
+    if let Some(err) = err::<Box<dyn Error + Send>>(value) {
         return holds(&**err);
     }
-    if let Some(Err(err)) = value.downcast_ref::<Result<(), std::io::Error>>() {
+    if let Some(err) = err::<Box<dyn Error + Send + Sync>>(value) {
+        return holds(&**err);
+    }
+    if let Some(err) = err::<std::io::Error>(value) {
         return holds(err);
     }
+    #[cfg(feature = "anyhow")]
+    if let Some(err) = err::<anyhow::Error>(value) {
+        // The chain starts at the outermost context and ends at the root.
+        return err.chain().any(is_shutdown);
+    }
+    #[cfg(feature = "eyre")]
+    if let Some(err) = err::<eyre::Report>(value) {
+        return err.chain().any(is_shutdown);
+    }
     false
+}
+
+/// Whether `err` or one of its sources is a `Shutdown`.
+fn holds(err: &(dyn Error + 'static)) -> bool {
+    let mut link = Some(err);
+    while let Some(err) = link {
+        if is_shutdown(err) {
+            return true;
+        }
+        link = err.source();
+    }
+    false
+}
+
+/// One link of a chain: `Shutdown`, or an `io::Error` made from one (whose
+/// `source()` skips the error it carries, so that one is looked at here).
+fn is_shutdown(err: &(dyn Error + 'static)) -> bool {
+    err.is::<Shutdown>()
+        || err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .is_some_and(|inner| holds(inner))
 }
 
 /// `ExitCode` keeps its number private; it compares, though.
@@ -353,5 +389,86 @@ mod tests {
         let other: Result<(), Box<dyn Error + Send + Sync>> = Err("disk full".into());
         assert!(!is_shutdown_error(&other));
         assert!(!is_shutdown_error(&Ok::<(), Shutdown>(())));
+    }
+
+    /// An error of our own that carries another as its source, as a
+    /// library's error type wraps the one it got.
+    #[derive(Debug)]
+    struct Wrapped(Box<dyn Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("while working")
+        }
+    }
+
+    impl Error for Wrapped {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    #[test]
+    fn shutdown_errors_are_recognized_down_a_chain_of_sources() {
+        let wrapped: Result<(), Box<dyn Error>> = Err(Box::new(Wrapped(Box::new(Shutdown))));
+        assert!(is_shutdown_error(&wrapped));
+        let io_in_wrapped: Result<(), Box<dyn Error + Send + Sync>> = Err(Box::new(Wrapped(
+            Box::new(std::io::Error::from(Shutdown)),
+        )));
+        assert!(is_shutdown_error(&io_in_wrapped));
+        let wrapped_in_io: Result<(), std::io::Error> =
+            Err(std::io::Error::other(Wrapped(Box::new(Shutdown))));
+        assert!(is_shutdown_error(&wrapped_in_io));
+        let other: Result<(), Box<dyn Error>> = Err(Box::new(Wrapped("disk full".into())));
+        assert!(!is_shutdown_error(&other));
+    }
+
+    #[test]
+    fn shutdown_errors_are_recognized_beside_an_exit_code() {
+        assert!(is_shutdown_error(&Err::<ExitCode, Shutdown>(Shutdown)));
+        let boxed: Result<ExitCode, Box<dyn Error>> = Err(Box::new(Shutdown));
+        assert!(is_shutdown_error(&boxed));
+        assert!(!is_shutdown_error(&Ok::<ExitCode, Shutdown>(ExitCode::SUCCESS)));
+        let other: Result<ExitCode, std::io::Error> = Err(std::io::Error::other("disk full"));
+        assert!(!is_shutdown_error(&other));
+    }
+
+    #[cfg(feature = "anyhow")]
+    #[test]
+    fn shutdown_errors_are_recognized_in_anyhow_under_context() {
+        use anyhow::Context as _;
+        let plain: anyhow::Result<()> = Err(Shutdown.into());
+        assert!(is_shutdown_error(&plain));
+        let context: anyhow::Result<()> = Err(Shutdown).context("while copying");
+        assert!(is_shutdown_error(&context));
+        let layers: anyhow::Result<()> = Err(Shutdown)
+            .context("while copying")
+            .context("while syncing")
+            .context("in the nightly job");
+        assert!(is_shutdown_error(&layers));
+        let io: anyhow::Result<()> = Err(std::io::Error::from(Shutdown)).context("while reading");
+        assert!(is_shutdown_error(&io));
+        let code: anyhow::Result<ExitCode> = Err(Shutdown).context("while copying");
+        assert!(is_shutdown_error(&code));
+        let other: anyhow::Result<()> = Err(anyhow::anyhow!("disk full")).context("while copying");
+        assert!(!is_shutdown_error(&other));
+    }
+
+    #[cfg(feature = "eyre")]
+    #[test]
+    fn shutdown_errors_are_recognized_in_eyre_under_context() {
+        use eyre::WrapErr as _;
+        let plain: eyre::Result<()> = Err(Shutdown.into());
+        assert!(is_shutdown_error(&plain));
+        let layers: eyre::Result<()> = Err(Shutdown)
+            .wrap_err("while copying")
+            .wrap_err("in the nightly job");
+        assert!(is_shutdown_error(&layers));
+        let io: eyre::Result<()> = Err(std::io::Error::from(Shutdown)).wrap_err("while reading");
+        assert!(is_shutdown_error(&io));
+        let code: eyre::Result<ExitCode> = Err(Shutdown).wrap_err("while copying");
+        assert!(is_shutdown_error(&code));
+        let other: eyre::Result<()> = Err(eyre::eyre!("disk full")).wrap_err("while copying");
+        assert!(!is_shutdown_error(&other));
     }
 }

@@ -6,6 +6,7 @@
 //! and finalizers share the mechanism, in per-thread lists, so making one
 //! never contends with another thread.
 
+mod owned;
 mod slots;
 
 use std::cell::Cell;
@@ -17,6 +18,7 @@ use std::sync::Mutex;
 use crate::state::lock;
 use std::time::{Duration, Instant};
 
+pub use owned::{owned_guard, Held, OwnedGuard};
 pub(crate) use slots::{Claimed, Found, Kind, State, Ticket};
 use slots::{Lease, Slots};
 

@@ -12,7 +12,7 @@ const TRIES: usize = if cfg!(miri) { 10 } else { 2_000 };
 /// The registry is global: these tests make cleanups one at a time.
 static TEST_LOCK: Mutex<()> = Mutex::new(());
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
+pub(super) fn serial() -> std::sync::MutexGuard<'static, ()> {
     TEST_LOCK
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
