@@ -234,8 +234,8 @@ fn crate_path(lit: &LitStr) -> Result<CratePath, Error> {
             // The package name, or the key of a renamed dependency, where the
             // code needs the name it imports.
             true => format!(
-                "{NOT_A_PATH}, the name the code uses: `{}`",
-                text.trim().replace('-', "_")
+                "{NOT_A_PATH}, the name the code uses: `-` becomes `_`, and the package \
+                 `graceful-cleanup` is `cleanup`"
             ),
             false => NOT_A_PATH.to_owned(),
         };
@@ -673,7 +673,7 @@ mod tests {
         assert_eq!(
             message(quote!(crate = "graceful-cleanup")),
             "`crate` must be a path such as `crate = \"my_cleanup\"`, the name the code uses: \
-             `graceful_cleanup`"
+             `-` becomes `_`, and the package `graceful-cleanup` is `cleanup`"
         );
         assert_eq!(
             message(quote!(crate = my_cleanup)),

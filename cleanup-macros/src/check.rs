@@ -125,10 +125,7 @@ fn expanded_by_tokio_main(item: &ItemFn) -> Option<proc_macro2::Span> {
         [TokenTree::Punct(pound), TokenTree::Group(attr)] => {
             pound.as_char() == '#'
                 && attr.delimiter() == Delimiter::Bracket
-                && attr
-                    .stream()
-                    .to_string()
-                    .starts_with("allow (clippy :: expect_used")
+                && is_allow_expect_used(attr.stream())
         }
         _ => false,
     })?;
@@ -141,6 +138,23 @@ fn expanded_by_tokio_main(item: &ItemFn) -> Option<proc_macro2::Span> {
         token => is_block_on(token),
     });
     found.then(|| body[0].span())
+}
+
+/// `allow(clippy::expect_used, …)`, compared token by token: how a token
+/// stream prints differs between the compiler and tests.
+fn is_allow_expect_used(attr: TokenStream) -> bool {
+    let mut tokens = attr.into_iter();
+    let is_allow = matches!(tokens.next(), Some(TokenTree::Ident(allow)) if allow == "allow");
+    let Some(TokenTree::Group(lints)) = tokens.next() else {
+        return false;
+    };
+    let first: String = lints
+        .stream()
+        .into_iter()
+        .take(4)
+        .map(|token| token.to_string())
+        .collect();
+    is_allow && first == "clippy::expect_used"
 }
 
 /// The rules between options, and between an option and a `main` that
