@@ -177,10 +177,17 @@ pub(crate) fn parse_env_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses `10s`, `500ms`, `1.5s`, `2m`, `1h`, `1m30s`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    const EXPECTED: &str = "expected a duration such as `25s`, `500ms` or `25` (seconds)";
+    // The value is quoted before this in the line on stderr. No `30s` in the
+    // examples: the line ends with the timeout kept, often that one.
+    const EXPECTED: &str = "write a number and a unit with no space between, the units are \
+                            `ms`, `s`, `m` and `h`, such as `25s`, `500ms` or `1m15s`, or \
+                            plain seconds such as `25`";
     let text = text.trim();
     if text.is_empty() {
         return Err(format!("empty value, {EXPECTED}"));
+    }
+    if text.contains(char::is_whitespace) {
+        return Err(format!("not a duration, {EXPECTED}"));
     }
     let mut total_ms = 0f64;
     let mut rest = text;
@@ -195,7 +202,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
             &rest[..number_len],
             &rest[number_len..number_len + unit_len],
         );
-        let value: f64 = number.parse().map_err(|_| EXPECTED.to_string())?;
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("not a duration, {EXPECTED}"))?;
         let scale = match unit {
             "ms" => 1.0,
             "s" => 1e3,
@@ -240,6 +249,33 @@ mod tests {
         }
         // A unit is required in code (the attribute), not in the environment.
         assert!(parse_duration("10").is_err());
+    }
+
+    #[test]
+    fn a_bad_value_is_told_the_form_and_the_units() {
+        let expected = "write a number and a unit with no space between, the units are `ms`, \
+                        `s`, `m` and `h`, such as `25s`, `500ms` or `1m15s`, or plain seconds \
+                        such as `25`";
+        for (bad, why) in [
+            ("10 secs", "not a duration"),
+            ("1m 30s", "not a duration"),
+            ("10 s", "not a duration"),
+            ("-1s", "not a duration"),
+            ("soon", "not a duration"),
+            ("10secs", "unknown unit `secs`"),
+            ("5min", "unknown unit `min`"),
+            ("  ", "empty value"),
+        ] {
+            assert_eq!(
+                parse_env_duration(bad),
+                Err(format!("{why}, {expected}")),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_duration("1m30"),
+            Err(format!("missing unit, {expected}"))
+        );
     }
 
     #[test]

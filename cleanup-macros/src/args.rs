@@ -1,10 +1,11 @@
 //! The attribute's arguments: `timeout = "5s", signals = "TERM,INT", exit =
-//! "code", quiet, flavor = "current_thread", worker_threads = 4`, read first as
+//! "code", quiet, flavor = "current_thread", worker_threads = 4, crate =
+//! "my_cleanup"`, read first as
 //! `key [= value]` pairs, then checked into [`Args`]. Rules between options,
 //! or between an option and the function, are in `check`.
 
-use proc_macro2::{Ident, Punct, Span, TokenStream, TokenTree};
-use quote::ToTokens;
+use proc_macro2::{Ident, Punct, Spacing, Span, TokenStream, TokenTree};
+use quote::{ToTokens, TokenStreamExt};
 use syn::{Error, LitInt, LitStr};
 
 use crate::duration;
@@ -21,6 +22,8 @@ pub(crate) struct Args {
     pub(crate) quiet: bool,
     pub(crate) flavor: Option<Keyed<Flavor>>,
     pub(crate) worker_threads: Option<Keyed<usize>>,
+    /// `crate = "…"`; `None` is `::cleanup`.
+    pub(crate) krate: Option<CratePath>,
 }
 
 /// A value with the key it was given under, so that a rule between options
@@ -58,8 +61,38 @@ pub(crate) enum Flavor {
     CurrentThread,
 }
 
-const KEYS: &str =
-    "`timeout`, `drain_delay`, `signals`, `exit`, `quiet`, `flavor`, `worker_threads`";
+/// `crate = "…"`: the path the generated code reaches the runtime through,
+/// for a crate that renamed the dependency (`my_cleanup = { package =
+/// "graceful-cleanup", … }`). Plain identifiers joined by `::`, so that the
+/// expansion can append `::__private` to it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct CratePath {
+    pub(crate) leading_colon: bool,
+    /// Spanned at the string, so that a path that does not resolve is
+    /// reported there.
+    pub(crate) segments: Vec<Ident>,
+}
+
+impl ToTokens for CratePath {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        for (i, segment) in self.segments.iter().enumerate() {
+            if i > 0 || self.leading_colon {
+                let mut colon = Punct::new(':', Spacing::Joint);
+                colon.set_span(segment.span());
+                tokens.append(colon);
+                let mut colon = Punct::new(':', Spacing::Alone);
+                colon.set_span(segment.span());
+                tokens.append(colon);
+            }
+            tokens.append(segment.clone());
+        }
+    }
+}
+
+const KEYS: &str = "`timeout`, `drain_delay`, `signals`, `exit`, `quiet`, `flavor`, \
+                    `worker_threads`, `crate`";
+
+const NOT_A_PATH: &str = "`crate` must be a path such as `crate = \"my_cleanup\"`";
 
 const MALFORMED: &str = "expected `#[graceful_main]` or `#[graceful_main(timeout = \"5s\")]`";
 
@@ -156,6 +189,10 @@ pub(crate) fn parse(tokens: TokenStream) -> Result<Args, Error> {
                 args.worker_threads = Some(arg.keyed(value));
                 Ok(())
             }),
+            "crate" => arg.string("crate = \"my_cleanup\"").and_then(|lit| {
+                args.krate = Some(crate_path(&lit)?);
+                Ok(())
+            }),
             _ => Err(Error::new(
                 arg.key.span(),
                 format!("unknown argument `{key}`, expected one of {KEYS}"),
@@ -168,6 +205,98 @@ pub(crate) fn parse(tokens: TokenStream) -> Result<Args, Error> {
     }
     errors.finish()?;
     Ok(args)
+}
+
+/// `crate = "…"` read from arguments that [`parse`] rejected, so that the
+/// expansion that goes with the errors still names the runtime the way the
+/// crate does, and no "unresolved `cleanup`" joins them.
+pub(crate) fn find_crate_path(tokens: TokenStream) -> Option<CratePath> {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    tokens.windows(3).find_map(|window| match window {
+        [TokenTree::Ident(key), TokenTree::Punct(eq), value @ TokenTree::Literal(_)]
+            if key == "crate" && eq.as_char() == '=' =>
+        {
+            let lit = syn::parse2::<LitStr>(value.to_token_stream()).ok()?;
+            crate_path(&lit).ok()
+        }
+        _ => None,
+    })
+}
+
+/// The string of `crate = "…"` as a path: `my_cleanup`, `::my_cleanup`,
+/// `crate::reexports::cleanup`. Checked here rather than left to rustc, whose
+/// error about `my-cleanup::__private::run` would point at code the user
+/// never wrote.
+fn crate_path(lit: &LitStr) -> Result<CratePath, Error> {
+    let text = lit.value();
+    let not_a_path = || {
+        let message = match text.contains('-') {
+            // The package name, or the key of a renamed dependency, where the
+            // code needs the name it imports.
+            true => format!(
+                "{NOT_A_PATH}, the name the code uses: `-` becomes `_`, and the package \
+                 `graceful-cleanup` is `cleanup`"
+            ),
+            false => NOT_A_PATH.to_owned(),
+        };
+        Error::new(lit.span(), message)
+    };
+    let tokens: TokenStream = text.parse().map_err(|_| not_a_path())?;
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let leading_colon = is_path_sep(&tokens);
+    let mut rest = if leading_colon {
+        &tokens[2..]
+    } else {
+        &tokens[..]
+    };
+    let mut segments = Vec::new();
+    loop {
+        match rest {
+            [TokenTree::Ident(ident), tail @ ..] if is_segment(ident, segments.last()) => {
+                let mut ident = ident.clone();
+                ident.set_span(lit.span());
+                segments.push(ident);
+                rest = tail;
+            }
+            _ => return Err(not_a_path()),
+        }
+        match rest {
+            [] => break,
+            _ if is_path_sep(rest) => rest = &rest[2..],
+            _ => return Err(not_a_path()),
+        }
+    }
+    Ok(CratePath {
+        leading_colon,
+        segments,
+    })
+}
+
+/// Whether the tokens start with `::`.
+fn is_path_sep(tokens: &[TokenTree]) -> bool {
+    matches!(
+        tokens,
+        [TokenTree::Punct(first), TokenTree::Punct(second), ..]
+            if first.as_char() == ':' && first.spacing() == Spacing::Joint && second.as_char() == ':'
+    )
+}
+
+/// Whether `ident` can follow `previous` in a module path: not a keyword,
+/// but for `crate`, `self` and `super` first, and `super` after `super`.
+fn is_segment(ident: &Ident, previous: Option<&Ident>) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "Self", "_", "abstract", "as", "async", "await", "become", "box", "break", "const",
+        "continue", "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "if",
+        "impl", "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv",
+        "pub", "ref", "return", "static", "struct", "trait", "true", "try", "type", "typeof",
+        "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+    ];
+    let name = ident.to_string();
+    match name.as_str() {
+        "crate" | "self" => previous.is_none(),
+        "super" => previous.map_or(true, |previous| previous == "super"),
+        name => !KEYWORDS.contains(&name),
+    }
 }
 
 /// Splits at top-level commas into `key [= value]`; groups are single token
@@ -267,7 +396,7 @@ fn malformed(span: Span) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, Args, Exit, Flavor, Keyed};
+    use super::{find_crate_path, parse, Args, Exit, Flavor, Keyed};
     use crate::signals::Signal;
     use proc_macro2::{Ident, Span};
     use quote::quote;
@@ -311,6 +440,7 @@ mod tests {
                 quiet: true,
                 flavor: Some(keyed("flavor", Flavor::MultiThread)),
                 worker_threads: Some(keyed("worker_threads", 4)),
+                krate: None,
             }
         );
     }
@@ -386,7 +516,7 @@ mod tests {
         assert_eq!(
             message(quote!(timout = "5s")),
             "unknown argument `timout`, expected one of `timeout`, `drain_delay`, `signals`, \
-             `exit`, `quiet`, `flavor`, `worker_threads`"
+             `exit`, `quiet`, `flavor`, `worker_threads`, `crate`"
         );
         assert!(message(quote!(verbose)).starts_with("unknown argument `verbose`"));
     }
@@ -463,7 +593,7 @@ mod tests {
             "a zero timeout would skip all cleanup, use at least `1ms`\n\
              unknown exit policy `never`, expected `signal`, `code` or `zero`\n\
              unknown argument `verbose`, expected one of `timeout`, `drain_delay`, `signals`, \
-             `exit`, `quiet`, `flavor`, `worker_threads`"
+             `exit`, `quiet`, `flavor`, `worker_threads`, `crate`"
         );
     }
 
@@ -478,5 +608,96 @@ mod tests {
         assert_eq!(message(quote!(quiet,, exit = "code")), expected);
         assert_eq!(message(quote!(quiet())), expected);
         assert_eq!(message(quote!(cleanup::quiet)), expected);
+    }
+
+    /// The path as the expansion writes it, `None` when `crate` is not given.
+    fn krate(tokens: proc_macro2::TokenStream) -> Option<String> {
+        let path = parse(tokens).unwrap().krate?;
+        Some(quote!(#path).to_string())
+    }
+
+    #[test]
+    fn crate_path() {
+        assert_eq!(krate(quote!(quiet)), None);
+        assert_eq!(
+            krate(quote!(crate = "my_cleanup")).as_deref(),
+            Some("my_cleanup")
+        );
+        assert_eq!(
+            krate(quote!(crate = "::my_cleanup")).as_deref(),
+            Some(":: my_cleanup")
+        );
+        assert_eq!(
+            krate(quote!(crate = " crate :: deps::cleanup ")).as_deref(),
+            Some("crate :: deps :: cleanup")
+        );
+        assert_eq!(
+            krate(quote!(crate = "super::super::cleanup")).as_deref(),
+            Some("super :: super :: cleanup")
+        );
+        assert_eq!(
+            krate(quote!(crate = "r#async::cleanup")).as_deref(),
+            Some("r#async :: cleanup")
+        );
+        assert_eq!(
+            krate(quote!(timeout = "5s", crate = "self::cleanup", quiet)).as_deref(),
+            Some("self :: cleanup")
+        );
+    }
+
+    #[test]
+    fn crate_not_a_path() {
+        let expected = "`crate` must be a path such as `crate = \"my_cleanup\"`";
+        for text in [
+            "",
+            "  ",
+            "::",
+            "my_cleanup::",
+            "my_cleanup::::x",
+            ":my_cleanup",
+            "my_cleanup::Thing<u8>",
+            "my cleanup",
+            "\"my_cleanup\"",
+            "fn",
+            "cleanup::crate",
+            "cleanup::super",
+            "self::self",
+            "(cleanup)",
+            "cleanup;",
+            "1cleanup",
+            "\"unclosed",
+        ] {
+            let lit = proc_macro2::Literal::string(text);
+            assert_eq!(message(quote!(crate = #lit)), expected, "{text:?}");
+        }
+        assert_eq!(
+            message(quote!(crate = "graceful-cleanup")),
+            "`crate` must be a path such as `crate = \"my_cleanup\"`, the name the code uses: \
+             `-` becomes `_`, and the package `graceful-cleanup` is `cleanup`"
+        );
+        assert_eq!(
+            message(quote!(crate = my_cleanup)),
+            "expected a string such as `crate = \"my_cleanup\"`"
+        );
+        assert_eq!(
+            message(quote!(crate = "a", crate = "b")),
+            "duplicate `crate` argument"
+        );
+    }
+
+    #[test]
+    fn crate_path_survives_other_mistakes() {
+        let found = |tokens| find_crate_path(tokens).map(|path| quote!(#path).to_string());
+        assert_eq!(
+            found(quote!(timeout = "5", crate = "my_cleanup")).as_deref(),
+            Some("my_cleanup")
+        );
+        assert_eq!(
+            found(quote!(timeout "5s", crate = "::my_cleanup")).as_deref(),
+            Some(":: my_cleanup")
+        );
+        assert_eq!(found(quote!(timeout = "5", crate = "my-cleanup")), None);
+        assert_eq!(found(quote!(timeout = "5", crate = my_cleanup)), None);
+        assert_eq!(found(quote!(timeout = "5")), None);
     }
 }

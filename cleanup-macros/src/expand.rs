@@ -15,9 +15,12 @@ use crate::item::{self, ItemFn, ReturnType};
 /// rustc add errors of its own.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let args = args::parse(args).unwrap_or_else(|error| {
+    let args = args::parse(args.clone()).unwrap_or_else(|error| {
         errors.push(error);
-        Args::default()
+        Args {
+            krate: args::find_crate_path(args),
+            ..Args::default()
+        }
     });
     let mut output = match item::parse(item.clone()) {
         // Not a function: leave it be.
@@ -25,8 +28,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             errors.push(error);
             item
         }
-        Ok(function) => match check::check(&function) {
+        Ok(mut function) => match check::check(&function) {
             Ok(()) => {
+                if let Err(error) = check::tokio_main(&mut function) {
+                    errors.push(error);
+                }
                 if let Err(error) = check::options(&args, &function) {
                     errors.push(error);
                 }
@@ -38,6 +44,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 function.to_original()
             }
             Err(Problem::Signature(error)) => {
+                if let Err(error) = check::tokio_main(&mut function) {
+                    errors.push(error);
+                }
                 errors.push(error);
                 hidden(&function)
             }
@@ -64,11 +73,12 @@ fn graceful_main(args: &Args, mut function: ItemFn) -> TokenStream {
         body,
         ..
     } = function;
-    let config = config(args);
+    let private = private(args);
+    let config = config(args, &private);
     let run = if is_async {
-        run_async(args, config, output.as_ref(), &body)
+        run_async(args, &private, config, output.as_ref(), &body)
     } else {
-        run(config, output.as_ref(), &body)
+        run(&private, config, output.as_ref(), &body)
     };
     quote! {
         #(#attrs)*
@@ -79,8 +89,22 @@ fn graceful_main(args: &Args, mut function: ItemFn) -> TokenStream {
     }
 }
 
+/// `::cleanup::__private`, the runtime's entry points, or the same under the
+/// path `crate = "…"` gives.
+fn private(args: &Args) -> TokenStream {
+    match &args.krate {
+        Some(path) => quote!(#path::__private),
+        None => quote!(::cleanup::__private),
+    }
+}
+
 /// `fn main`: the body runs as a closure.
-fn run(config: TokenStream, output: Option<&ReturnType>, body: &Group) -> TokenStream {
+fn run(
+    private: &TokenStream,
+    config: TokenStream,
+    output: Option<&ReturnType>,
+    body: &Group,
+) -> TokenStream {
     // The closure returns what `main` declares, so the body type-checks as it
     // would in `main` (`fn main() { 0 }` is "expected `()`" at the `0`, not a
     // `Termination` error) and `?` infers its error type. A closure cannot
@@ -92,7 +116,7 @@ fn run(config: TokenStream, output: Option<&ReturnType>, body: &Group) -> TokenS
         Some(output) => quote!(move || #output #body),
     };
     quote! {
-        ::cleanup::__private::run(
+        #private::run(
             #config,
             #closure,
         )
@@ -103,6 +127,7 @@ fn run(config: TokenStream, output: Option<&ReturnType>, body: &Group) -> TokenS
 /// `flavor` asks for.
 fn run_async(
     args: &Args,
+    private: &TokenStream,
     config: TokenStream,
     output: Option<&ReturnType>,
     body: &Group,
@@ -127,10 +152,10 @@ fn run_async(
             }
         }
     };
-    let flavor = flavor(args);
+    let flavor = flavor(args, private);
     quote! {
         #body
-        ::cleanup::__private::run_async(
+        #private::run_async(
             #config,
             #flavor,
             body,
@@ -139,8 +164,8 @@ fn run_async(
 }
 
 /// `Config::new()` and a call per option given, in a fixed order.
-fn config(args: &Args) -> TokenStream {
-    let mut config = quote!(::cleanup::__private::Config::new());
+fn config(args: &Args, private: &TokenStream) -> TokenStream {
+    let mut config = quote!(#private::Config::new());
     if let Some(ms) = args.timeout_ms {
         let ms = Literal::u64_unsuffixed(ms);
         config.extend(quote!(.timeout_ms(#ms)));
@@ -150,14 +175,17 @@ fn config(args: &Args) -> TokenStream {
         config.extend(quote!(.drain_delay_ms(#ms)));
     }
     if let Some(signals) = &args.signals {
-        let signals = signals
-            .iter()
-            .map(|signal| Ident::new(signal.const_name(), Span::call_site()));
-        config.extend(quote!(.signals(&[#(::cleanup::__private::#signals),*])));
+        // `private` is a token stream, which `#(…)*` would iterate: each
+        // path is built whole.
+        let signals = signals.iter().map(|signal| {
+            let name = Ident::new(signal.const_name(), Span::call_site());
+            quote!(#private::#name)
+        });
+        config.extend(quote!(.signals(&[#(#signals),*])));
     }
     if let Some(exit) = args.exit {
         let exit = Ident::new(exit.variant(), Span::call_site());
-        config.extend(quote!(.exit(::cleanup::__private::Exit::#exit)));
+        config.extend(quote!(.exit(#private::Exit::#exit)));
     }
     if args.quiet {
         config.extend(quote!(.quiet()));
@@ -167,9 +195,9 @@ fn config(args: &Args) -> TokenStream {
 
 /// `Flavor::CurrentThread`, or `Flavor::MultiThread` with the number of
 /// worker threads when given.
-fn flavor(args: &Args) -> TokenStream {
+fn flavor(args: &Args, private: &TokenStream) -> TokenStream {
     match args.flavor.as_ref().map(|flavor| flavor.value) {
-        Some(Flavor::CurrentThread) => quote!(::cleanup::__private::Flavor::CurrentThread),
+        Some(Flavor::CurrentThread) => quote!(#private::Flavor::CurrentThread),
         None | Some(Flavor::MultiThread) => {
             let threads = match &args.worker_threads {
                 Some(threads) => {
@@ -178,7 +206,7 @@ fn flavor(args: &Args) -> TokenStream {
                 }
                 None => quote!(::core::option::Option::None),
             };
-            quote!(::cleanup::__private::Flavor::MultiThread { worker_threads: #threads })
+            quote!(#private::Flavor::MultiThread { worker_threads: #threads })
         }
     }
 }

@@ -64,6 +64,24 @@ impl ItemFn {
         tokens
     }
 
+    /// Removes the outer attributes `pick` chooses, from the signature too,
+    /// and returns them.
+    pub(crate) fn take_attrs(&mut self, pick: impl Fn(&TokenStream) -> bool) -> Vec<TokenStream> {
+        let (taken, kept): (Vec<_>, Vec<_>) = self.attrs.drain(..).partition(|attr| pick(attr));
+        if !taken.is_empty() {
+            // Each attribute is two tokens at the start of the signature,
+            // `#` and `[…]`.
+            let rest = self
+                .signature
+                .clone()
+                .into_iter()
+                .skip(2 * (taken.len() + kept.len()));
+            self.signature = kept.iter().cloned().flatten().chain(rest).collect();
+        }
+        self.attrs = kept;
+        taken
+    }
+
     /// Moves the body's leading inner attributes (`#![allow(…)]`) out, since a
     /// closure or `async` block cannot carry them; they belong on the function
     /// instead.
@@ -383,6 +401,28 @@ mod tests {
             .collect();
         assert_eq!(attrs, ["# ! [allow (unused)]", "# ! [deny (warnings)]"]);
         assert_eq!(item.body.stream().to_string(), "let x = 1 ;");
+    }
+
+    #[test]
+    fn attributes_taken_out() {
+        let mut item = parse(quote!(
+            /// Docs.
+            #[inline]
+            #[tokio::main]
+            #[allow(unused)]
+            async fn main() {}
+        ))
+        .unwrap();
+        let taken = item.take_attrs(|attr| attr.to_string().contains("tokio"));
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].to_string(), "# [tokio :: main]");
+        assert_eq!(item.attrs.len(), 3);
+        assert_eq!(
+            item.to_original().to_string(),
+            "# [doc = r\" Docs.\"] # [inline] # [allow (unused)] async fn main () { }"
+        );
+        assert!(item.take_attrs(|_| false).is_empty());
+        assert_eq!(item.attrs.len(), 3);
     }
 
     #[test]

@@ -4,14 +4,16 @@
 //! `TRYBUILD=overwrite cargo test -p cleanup-integration --test ui`, and
 //! again with `--no-default-features`, then read them.
 //!
-//! `tests/ui/*.rs` hold in every build; `no-tokio/` only without the `tokio`
-//! feature, `tokio/` only with it, where `tokio/pass/` are the `async fn main`
-//! forms that must compile and run.
+//! `tests/ui/*.rs` hold in every build, and `pass/` must compile and run in
+//! every build; `no-tokio/` only without the `tokio` feature, `tokio/` only
+//! with it, where `tokio/pass/` are the `async fn main` forms that must
+//! compile and run.
 
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
+    t.pass("tests/ui/pass/*.rs");
     #[cfg(not(feature = "tokio"))]
     t.compile_fail("tests/ui/no-tokio/*.rs");
     #[cfg(feature = "tokio")]

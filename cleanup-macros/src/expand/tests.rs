@@ -116,6 +116,32 @@ fn bad_option_keeps_the_expansion() {
 }
 
 #[test]
+fn renamed_crate() {
+    insta::assert_snapshot!(render(
+        quote!(
+            crate = "my_cleanup",
+            timeout = "5s",
+            signals = "TERM,INT",
+            exit = "code"
+        ),
+        quote! {
+            fn main() {}
+        },
+    ));
+}
+
+// The path is kept, so the expansion that goes with the error resolves.
+#[test]
+fn renamed_crate_with_a_bad_option() {
+    insta::assert_snapshot!(render(
+        quote!(timeout = "5", crate = "::deps::my_cleanup"),
+        quote! {
+            fn main() {}
+        },
+    ));
+}
+
+#[test]
 fn flavor_on_sync_main() {
     insta::assert_snapshot!(render(
         quote!(flavor = "current_thread"),
@@ -283,6 +309,33 @@ mod async_main {
         insta::assert_snapshot!(render(
             quote!(flavor = "current_thread", worker_threads = 2),
             quote! {
+                async fn main() {}
+            },
+        ));
+    }
+
+    #[test]
+    fn renamed_crate() {
+        insta::assert_snapshot!(render(
+            quote!(
+                crate = "::my_cleanup",
+                flavor = "current_thread",
+                signals = "TERM"
+            ),
+            quote! {
+                async fn main() {}
+            },
+        ));
+    }
+
+    // Without tokio's attribute, which would add its own error.
+    #[test]
+    fn stacked_tokio_main() {
+        insta::assert_snapshot!(render(
+            quote!(),
+            quote! {
+                /// Serves.
+                #[tokio::main(flavor = "current_thread")]
                 async fn main() {}
             },
         ));

@@ -1,0 +1,3 @@
+// The package name where the code's name for it belongs.
+#[cleanup::graceful_main(crate = "graceful-cleanup")]
+fn main() {}

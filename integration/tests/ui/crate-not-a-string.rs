@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(crate = cleanup)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(timeout = "2mins")]
+fn main() {}
