@@ -33,7 +33,7 @@ pub(crate) fn check(item: &ItemFn) -> Result<(), Problem> {
             if !cfg!(feature = "tokio") {
                 errors.push(Error::new(
                     qualifier.span(),
-                    "`async fn main` requires the `tokio` feature of `cleanup`",
+                    "`async fn main` requires the `tokio` feature of `graceful-cleanup`",
                 ));
             }
         } else {
