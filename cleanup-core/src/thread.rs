@@ -126,7 +126,8 @@ impl Builder {
     }
 
     /// Spawns the worker, as [`spawn`] does, or returns why the thread could
-    /// not be created (a name with a NUL byte, no resources).
+    /// not be created: a name with a NUL byte (`InvalidInput`), or the
+    /// system's refusal. A worker that was not created is not waited for.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
@@ -136,6 +137,13 @@ impl Builder {
         let at = Location::caller();
         let mut builder = std::thread::Builder::new();
         if let Some(name) = &self.name {
+            // std panics on it; a bad name is the caller's input: an error.
+            if name.contains('\0') {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("a thread name may not contain a NUL byte: {name:?}"),
+                ));
+            }
             builder = builder.name(name.clone());
         }
         if let Some(size) = self.stack_size {
