@@ -54,14 +54,17 @@ static LINES: OnceCell<Lines> = OnceCell::new();
 /// none is owed).
 static DEFERRED_START: AtomicI32 = AtomicI32::new(0);
 
+/// One line, ready for one `write(2)`.
+type Line = Box<[u8]>;
+
 struct Lines {
     /// For each handled signal: its start line, without and with the hint
     /// that a second Ctrl-C forces the exit.
-    start: Vec<(i32, Box<[u8]>, Box<[u8]>)>,
-    sigint_again: Box<[u8]>,
-    sigint_again_hint: Box<[u8]>,
-    second_sigint: Box<[u8]>,
-    deadline: Box<[u8]>,
+    start: Vec<(i32, Line, Line)>,
+    sigint_again: Line,
+    sigint_again_hint: Line,
+    second_sigint: Line,
+    deadline: Line,
 }
 
 pub(crate) fn set_watched() {
