@@ -244,6 +244,14 @@ fn assert_both_cleaned_up_once(terminal: &Terminal) {
         "expected one `SIGINT received` from each program\n{}",
         report()
     );
+    // Both are in the terminal's foreground group: both say how to force
+    // (the child in its start line, or after the forwarded SIGTERM).
+    assert_eq!(
+        terminal.count_containing("press Ctrl-C again to force"),
+        2,
+        "expected the hint to press Ctrl-C again from each program\n{}",
+        report()
+    );
     assert_eq!(
         terminal.count_containing("forwarding SIGINT"),
         0,
@@ -328,4 +336,59 @@ fn ctrl_c_stops_a_shell_loop_running_the_program() {
         terminal.report()
     );
     assert_both_cleaned_up_once(&terminal);
+}
+
+/// The child in its own process group is not in the terminal's foreground
+/// group: the Ctrl-C reaches only the parent, which forwards SIGINT to it.
+/// Only the parent, whose group the person at the terminal interrupted, says
+/// that a second Ctrl-C forces the exit; the child's lines, on the same
+/// stderr, say which process speaks.
+#[test]
+fn only_the_foreground_group_is_told_to_press_ctrl_c_again_and_the_child_says_who_it_is() {
+    if let Some(why) = no_tmux() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let terminal = Terminal::start(
+        "own-group",
+        "trap 'echo bash:SIGINT >> {out}' INT; \
+         {fixture} self-group > {out} 2>&1; \
+         echo \"exit=$?\" >> {out}",
+    );
+    terminal.wait_for_line("ready");
+    terminal.ctrl_c();
+    terminal.wait_until("`exit=`", |terminal| {
+        terminal
+            .lines()
+            .iter()
+            .any(|line| line.starts_with("exit="))
+    });
+    let lines = terminal.lines();
+    let pid = lines
+        .iter()
+        .find_map(|line| line.strip_prefix("child:"))
+        .unwrap_or_else(|| panic!("no `child:<pid>` line\n{}", terminal.report()));
+    let child = format!("fixture_children[{pid}]: shutdown: SIGINT received, draining (10s)");
+    let parent = "shutdown: SIGINT received, draining (10s); press Ctrl-C again to force";
+    let said = |what: &str| lines.iter().filter(|line| *line == what).count();
+    assert_eq!(
+        (said(parent), said(&child)),
+        (1, 1),
+        "expected `{parent}` from the parent and `{child}` (no hint) from the child\n{}",
+        terminal.report()
+    );
+    assert_eq!(
+        terminal.count_containing("again to force"),
+        1,
+        "only the parent may say how to force\n{}",
+        terminal.report()
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|line| line.contains("shutdown: done"))
+            .any(|line| line.starts_with(&format!("fixture_children[{pid}]: "))),
+        "the child's end line names it\n{}",
+        terminal.report()
+    );
 }

@@ -112,6 +112,11 @@ pub struct Child {
 /// ended this program (SIGTERM for any other cause), is waited for within
 /// the budget, and is SIGKILLed and reaped if it outstays it.
 ///
+/// The child's environment gets `CLEANUP_PARENT_PID` (this process's pid):
+/// a child that uses `cleanup` too then starts its `shutdown:` lines with its
+/// name and pid (`worker[4242]: shutdown: …`), as both write to the same
+/// stderr.
+///
 /// ```
 /// use std::process::Command;
 ///
@@ -121,6 +126,7 @@ pub struct Child {
 /// ```
 pub fn spawn(command: &mut Command) -> io::Result<Child> {
     crate::run::ensure_runtime();
+    command.env(crate::log::PARENT_ENV, std::process::id().to_string());
     // Held from the fork to the push: as PID 1, the reaper must never see
     // this child as untracked (it would reap it and lose its status).
     let mut children = lock(&CHILDREN);

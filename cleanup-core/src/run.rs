@@ -102,9 +102,10 @@ pub(crate) fn install(config: Config) {
         }
         ensure_runtime();
     }
-    if !signals::has_timer() || crate::notify::enabled() {
-        // No deadline timer here, or systemd to keep informed from the first
-        // signal on: the runtime thread watches from the start.
+    if !signals::has_timer() || crate::notify::enabled() || log::ROUTABLE {
+        // No deadline timer here, systemd to keep informed from the first
+        // signal on, or a subscriber that may take the start event (which
+        // the handler cannot emit): the runtime thread watches from the start.
         ensure_runtime();
     }
     if let Some(interval) = crate::notify::watchdog_interval() {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Exit};
 use crate::deadline::Budget;
 use crate::exit_status::{is_pid_one, Ending};
-use crate::log::{self, Count, Secs, SignalName};
+use crate::log::{self, Count, Fields, Left, Level, Secs, SignalName};
 use crate::registry::{self, Claimed, Found, Kind, Name, State, Ticket};
 use crate::state::{self, lock, ExitReason};
 
@@ -202,26 +202,37 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
         ExitReason::Signal(sig) => sig,
         _ => libc::SIGTERM,
     };
+    // The handler left its line to an ordinary thread: this one.
+    announce_deferred_start();
     let (forwarded, as_term) = crate::children::forward(forward);
     if forwarded > 0 {
-        log::line(format_args!(
-            "forwarding {} to {}",
-            SignalName(forward),
-            Count(forwarded, "child")
-        ));
+        log::event(
+            Level::Info,
+            Fields::new().signal(forward).children(forwarded),
+            format_args!(
+                "forwarding {} to {}",
+                SignalName(forward),
+                Count(forwarded, "child")
+            ),
+        );
     }
     if as_term > 0 {
-        log::line(format_args!(
-            "forwarding SIGTERM to {} in our process group (it may have had the SIGINT already)",
-            Count(as_term, "child")
-        ));
+        log::event(
+            Level::Info,
+            Fields::new().signal(libc::SIGTERM).children(as_term),
+            format_args!(
+                "forwarding SIGTERM to {} in our process group (it may have had the SIGINT already)",
+                Count(as_term, "child")
+            ),
+        );
     }
     // A signal's start line was printed by the handler itself.
     if machine.announced && reason == ExitReason::Requested {
-        log::line(format_args!(
-            "requested, draining ({})",
-            Secs(machine.config.timeout)
-        ));
+        log::event(
+            Level::Info,
+            Fields::new().timeout(machine.config.timeout),
+            format_args!("requested, draining ({})", Secs(machine.config.timeout)),
+        );
     }
     WATCH.notify_all();
     drop(machine);
@@ -236,6 +247,20 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     true
 }
 
+/// The start line the signal handler did not write (a subscriber or logger
+/// takes the lines), as an event from this ordinary thread.
+fn announce_deferred_start() {
+    if let Some((text, sig)) = crate::signals::take_deferred_start() {
+        log::event(
+            Level::Info,
+            Fields::new()
+                .signal(sig)
+                .timeout(crate::signals::timeout()),
+            format_args!("{text}"),
+        );
+    }
+}
+
 /// How long systemd is asked to wait, re-asked every second: what is left
 /// of our own deadline, at most a few seconds at a time, plus a second for
 /// the next message to arrive.
@@ -247,6 +272,9 @@ fn extension(left: Duration) -> Duration {
 /// systemd hears at once (`first`) that the service is stopping, then has
 /// its stop timeout extended every second, as during the drain itself.
 pub(crate) fn tell_systemd_the_delay(until: Instant, first: bool) {
+    // The runtime thread comes here first after a signal that starts a
+    // drain delay: the place to emit the start event.
+    announce_deferred_start();
     if !crate::notify::enabled() {
         return;
     }
@@ -257,7 +285,7 @@ pub(crate) fn tell_systemd_the_delay(until: Instant, first: bool) {
         let left = until.saturating_duration_since(Instant::now());
         crate::notify::status(&format!(
             "stopping: {reason}; serving {} more before draining",
-            Secs(left)
+            Left(left)
         ));
     }
     if let Some(deadline) = crate::deadline::deadline() {
@@ -366,18 +394,31 @@ fn join_workers() {
     if stuck.is_empty() {
         return;
     }
-    for worker in &stuck {
-        log::line(format_args!("{worker} did not return in time, left behind"));
+    let mut left_behind = 0;
+    for workers in crate::thread::Stuck::group(&stuck) {
+        left_behind += workers.count;
+        log::event(
+            Level::Warn,
+            Fields::new()
+                .cleanup("worker", Some(workers.at))
+                .name(workers.name)
+                .abandoned(workers.count),
+            format_args!("{workers} did not return in time, left behind"),
+        );
     }
-    lock(&MACHINE).hung += stuck.len();
+    lock(&MACHINE).hung += left_behind;
 }
 
 /// Moves to `Cleaning` and names a new executor.
 fn begin_cleaning(machine: &mut Machine) -> u64 {
     // Children had the body's share to end after the forwarded signal.
     let killed = crate::children::kill_and_reap();
-    for pid in &killed {
-        log::line(format_args!("child {pid} did not exit in time, killed"));
+    for &pid in &killed {
+        log::event(
+            Level::Warn,
+            Fields::new().cleanup("child", None).pid(pid),
+            format_args!("child {pid} did not exit in time, killed"),
+        );
     }
     machine.hung += killed.len();
     machine.phase = Phase::Cleaning;
@@ -434,10 +475,14 @@ fn execute(id: u64) -> bool {
                         count_ran(&mut machine, kind)
                     }
                     Err(payload) => {
-                        log::line(format_args!(
-                            "{name} panicked: {}",
-                            registry::panic_message(&*payload)
-                        ));
+                        log::event(
+                            Level::Warn,
+                            name.fields(),
+                            format_args!(
+                                "{name} panicked: {}",
+                                registry::panic_message(&*payload)
+                            ),
+                        );
                         count_ran(&mut machine, kind);
                         machine.panicked += 1;
                     }
@@ -580,19 +625,65 @@ fn finish() -> Ending {
     let problems = machine.hung + machine.panicked > 0 || machine.body_late;
     if machine.announced || problems {
         let elapsed = machine.budget.map_or(Duration::ZERO, |b| b.start.elapsed());
-        log::line(format_args!(
-            "done in {}, {} and {} ran{}, {}",
-            Secs(elapsed),
-            Count(
-                machine.guards_ran + registry::dropped_during_shutdown(),
-                "guard"
+        let guards = machine.guards_ran + registry::dropped_during_shutdown();
+        log::event(
+            if problems { Level::Warn } else { Level::Info },
+            ending_fields(
+                Fields::new()
+                    .elapsed(elapsed)
+                    .ran(guards, machine.finalizers_ran)
+                    .problems(machine.hung, machine.panicked),
+                ending,
             ),
-            Count(machine.finalizers_ran, "finalizer"),
-            machine.problems(),
-            Describe(ending)
-        ));
+            format_args!(
+                "done in {}, {} and {} ran{}, {}",
+                Secs(elapsed),
+                Count(guards, "guard"),
+                Count(machine.finalizers_ran, "finalizer"),
+                machine.problems(),
+                Describe(ending)
+            ),
+        );
     }
+    drop(machine);
+    flush_log(Instant::now() + FLUSH_AT_END);
     ending
+}
+
+/// How long the end waits for a subscriber or logger to take the last
+/// events (a normal one takes microseconds; a stuck one is left behind).
+const FLUSH_AT_END: Duration = Duration::from_secs(1);
+/// The same at the hard deadline, which the margin before the
+/// orchestrator's SIGKILL must still cover.
+const FLUSH_AT_DEADLINE: Duration = Duration::from_millis(50);
+
+/// Gives the `cleanup-log` thread until `until`, never past the hard
+/// deadline but for [`FLUSH_AT_DEADLINE`], to deliver the queued events.
+fn flush_log(until: Instant) {
+    let latest = crate::deadline::hard()
+        .map_or(until, |hard| hard.max(Instant::now()) + FLUSH_AT_DEADLINE);
+    log::flush(until.min(latest));
+}
+
+/// How the process leaves, as fields of the end event.
+fn ending_fields(fields: Fields, ending: Ending) -> Fields {
+    match ending {
+        Ending::Raise(sig) if is_pid_one() => fields.exit_code(128 + sig),
+        Ending::Raise(sig) => fields.exit_signal(sig),
+        Ending::Code(code) => fields.exit_code(code),
+        Ending::Abort => fields.exit_signal(libc::SIGABRT),
+    }
+}
+
+impl Name {
+    /// The event fields that name this cleanup: its kind and where it was made.
+    fn fields(self) -> Fields {
+        let kind = match self.0 {
+            Kind::Guard => "guard",
+            Kind::Finalizer => "finalizer",
+        };
+        Fields::new().cleanup(kind, self.1)
+    }
 }
 
 impl Machine {
@@ -658,7 +749,7 @@ fn spawn_executor(id: u64) {
             }
         });
     if let Err(err) = spawned {
-        log::line(format_args!(
+        log::warn(format_args!(
             "cannot start a thread for the cleanups ({err}); running them on the watchdog"
         ));
         if execute(id) {
@@ -696,36 +787,62 @@ pub(crate) fn watch() -> ! {
         }
         if now >= budget.hard() {
             crate::children::forward_kill();
-            // The one that hung to the end is named, as any other.
-            if let Some(running) = machine.running.take() {
-                log::line(format_args!(
-                    "{} hung, abandoned after {}",
-                    running.name,
-                    Secs(now - running.started)
-                ));
+            // The one that hung to the end is named, as any other, and
+            // again in the deadline's line with those it kept from running.
+            let running = machine.running.take();
+            if let Some(running) = &running {
+                log::event(
+                    Level::Warn,
+                    running.name.fields().elapsed(now - running.started),
+                    format_args!(
+                        "{} hung, abandoned after {}",
+                        running.name,
+                        Secs(now - running.started)
+                    ),
+                );
                 machine.hung += 1;
             }
             let ending = machine.ending(true);
-            let not_run = registry::scan()
+            let not_run: Vec<Name> = registry::scan()
                 .iter()
                 .filter(|found| found.state == State::Armed)
-                .count();
+                .map(Name::of)
+                .collect();
             machine.phase = Phase::Exiting;
-            log::line(format_args!(
-                "deadline of {} reached, {} not run, {}",
-                Secs(budget.timeout),
-                Count(not_run, "cleanup"),
-                Describe(ending)
-            ));
+            let fields = running.as_ref().map_or_else(Fields::new, |r| r.name.fields());
+            log::event(
+                Level::Error,
+                ending_fields(
+                    fields
+                        .timeout(budget.timeout)
+                        .not_run(not_run.len())
+                        .problems(machine.hung, machine.panicked),
+                    ending,
+                ),
+                format_args!(
+                    "deadline of {} reached{}, {} not run{}, {}",
+                    Secs(budget.timeout),
+                    Still(running.as_ref().map(|running| running.name)),
+                    Count(not_run.len(), "cleanup"),
+                    NotRun(&not_run),
+                    Describe(ending)
+                ),
+            );
+            drop(machine);
+            flush_log(now + FLUSH_AT_DEADLINE);
             ending.leave_now();
         }
         let mut wake_at = budget.hard().min(next_report);
         match machine.phase {
             Phase::Draining if now >= body_until(&machine, &budget) => {
-                log::line(format_args!(
-                    "main did not return within {}, running cleanups without it",
-                    Secs(now - budget.start)
-                ));
+                log::event(
+                    Level::Warn,
+                    Fields::new().elapsed(now - budget.start).left(budget.left(now)),
+                    format_args!(
+                        "main did not return within {}, running cleanups without it",
+                        Secs(now - budget.start)
+                    ),
+                );
                 machine.body_late = true;
                 let id = begin_cleaning(&mut machine);
                 drop(machine);
@@ -737,11 +854,15 @@ pub(crate) fn watch() -> ! {
             Phase::Cleaning => {
                 if let Some(running) = machine.running.as_ref() {
                     if now >= running.until {
-                        log::line(format_args!(
-                            "{} hung, abandoned after {}",
-                            running.name,
-                            Secs(now - running.started)
-                        ));
+                        log::event(
+                            Level::Warn,
+                            running.name.fields().elapsed(now - running.started),
+                            format_args!(
+                                "{} hung, abandoned after {}",
+                                running.name,
+                                Secs(now - running.started)
+                            ),
+                        );
                         let (ticket, elsewhere) = (running.ticket, running.elsewhere);
                         if !elsewhere && running.name.0 == Kind::Finalizer {
                             // Abandoned: the guards' turn comes again.
@@ -783,26 +904,31 @@ pub(crate) fn watch() -> ! {
 /// The progress line (on stderr, and to systemd as STATUS=): what the
 /// shutdown is waiting for, and the time left.
 fn report(machine: &Machine, left: Duration) {
-    if let Some(text) = progress_text(machine, left) {
+    if let Some((text, fields)) = progress(machine, left) {
         crate::notify::status(&text);
-        log::line(format_args!("{text}"));
+        log::event(Level::Info, fields.left(left), format_args!("{text}"));
     }
 }
 
-fn progress_text(machine: &Machine, left: Duration) -> Option<String> {
-    let left = Secs(left);
+fn progress(machine: &Machine, left: Duration) -> Option<(String, Fields)> {
+    let left = Left(left);
     if let Some(running) = machine.running.as_ref() {
-        return Some(format!("running {}, {left} left", running.name));
+        let text = format!("running {}, {left} left", running.name);
+        return Some((text, running.name.fields()));
     }
     if machine.phase != Phase::Draining {
         return None;
     }
     let found = registry::scan();
     if let Some(found) = found.iter().find(|found| found.state == State::Claimed) {
-        return Some(format!("running {}, {left} left", Name::of(found)));
+        let name = Name::of(found);
+        return Some((format!("running {name}, {left} left"), name.fields()));
     }
     if let Some(what) = machine.body_returned {
-        return Some(format!("waiting for {what} to finish, {left} left"));
+        return Some((
+            format!("waiting for {what} to finish, {left} left"),
+            Fields::new(),
+        ));
     }
     let count = |kind| {
         found
@@ -810,9 +936,50 @@ fn progress_text(machine: &Machine, left: Duration) -> Option<String> {
             .filter(|found| found.state == State::Armed && found.kind == kind)
             .count()
     };
-    Some(format!(
-        "waiting for main to return, {} and {} pending, {left} left",
-        Count(count(Kind::Guard), "guard"),
-        Count(count(Kind::Finalizer), "finalizer")
+    let (guards, finalizers) = (count(Kind::Guard), count(Kind::Finalizer));
+    Some((
+        format!(
+            "waiting for main to return, {} and {} pending, {left} left",
+            Count(guards, "guard"),
+            Count(finalizers, "finalizer")
+        ),
+        Fields::new().pending(guards, finalizers),
     ))
+}
+
+/// ` with finalizer registered at src/main.rs:9:5 still running` at the
+/// deadline, or nothing.
+struct Still(Option<Name>);
+
+impl std::fmt::Display for Still {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, " with {name} still running"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// ` (guard created at src/main.rs:9:5, …)`: the cleanups the deadline
+/// kept from running, the first three by name.
+struct NotRun<'a>(&'a [Name]);
+
+impl std::fmt::Display for NotRun<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const NAMED: usize = 3;
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        f.write_str(" (")?;
+        for (i, name) in self.0.iter().take(NAMED).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{name}")?;
+        }
+        if self.0.len() > NAMED {
+            write!(f, ", {} more", self.0.len() - NAMED)?;
+        }
+        f.write_str(")")
+    }
 }

@@ -45,10 +45,27 @@ static TIMER_READY: AtomicBool = AtomicBool::new(false);
 static TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
 /// The exit policy, for the timer's exit: 0 signal, 1 code, 2 zero.
 static POLICY: AtomicU8 = AtomicU8::new(0);
-/// The start line for each handled signal, formatted before the handlers are
-/// installed, so the handler can print it with one `write(2)`: the line shows
-/// at once, even when every thread of the program is stuck.
-static START_LINES: OnceCell<Vec<(i32, Box<[u8]>)>> = OnceCell::new();
+/// The handler's lines, formatted before the handlers are installed, so the
+/// handler prints each with one `write(2)`: a line shows at once, even when
+/// every thread of the program is stuck.
+static LINES: OnceCell<Lines> = OnceCell::new();
+/// The start line the handler left to the runtime thread because a
+/// subscriber or logger takes the lines: its signal; 0 once emitted (or when
+/// none is owed).
+static DEFERRED_START: AtomicI32 = AtomicI32::new(0);
+
+/// One line, ready for one `write(2)`.
+type Line = Box<[u8]>;
+
+struct Lines {
+    /// For each handled signal: its start line, without and with the hint
+    /// that a second Ctrl-C forces the exit.
+    start: Vec<(i32, Line, Line)>,
+    sigint_again: Line,
+    sigint_again_hint: Line,
+    second_sigint: Line,
+    deadline: Line,
+}
 
 pub(crate) fn set_watched() {
     WATCHED.store(true, Ordering::SeqCst);
@@ -99,7 +116,7 @@ pub(crate) fn reset_after_fork() {
     TIMER_READY.store(false, Ordering::SeqCst);
     SIGINTS.store(0, Ordering::SeqCst);
     // POSIX timers are not inherited: make this process its own.
-    if let Some(&(first, _)) = START_LINES.get().and_then(|lines| lines.first()) {
+    if let Some(&(first, _, _)) = LINES.get().and_then(|lines| lines.start.first()) {
         create_timer(first);
     }
 }
@@ -131,33 +148,25 @@ fn install_blocked(
     TIMEOUT_MS.store(ms(timeout), Ordering::SeqCst);
     DRAIN_MS.store(ms(drain_delay), Ordering::SeqCst);
     POLICY.store(exit as u8, Ordering::SeqCst);
-    let _ = START_LINES.set(
-        signals
+    let prefix = crate::log::prefix();
+    let raw = |text: &str| format!("{prefix}shutdown: {text}\n").into_bytes().into_boxed_slice();
+    let _ = LINES.set(Lines {
+        start: signals
             .iter()
             .map(|&sig| {
-                let force = if sig == libc::SIGINT {
-                    "; press Ctrl-C again to force"
-                } else {
-                    ""
-                };
-                let line = if drain_delay.is_zero() {
-                    format!(
-                        "shutdown: {} received, draining ({}){force}\n",
-                        SignalName(sig),
-                        Secs(timeout)
-                    )
-                } else {
-                    format!(
-                        "shutdown: {} received, not ready; serving {} more, then draining ({}){force}\n",
-                        SignalName(sig),
-                        Secs(drain_delay),
-                        Secs(timeout)
-                    )
-                };
-                (sig, line.into_bytes().into_boxed_slice())
+                let delayed = !drain_delay.is_zero();
+                (
+                    sig,
+                    raw(&start_text(sig, delayed, false)),
+                    raw(&start_text(sig, delayed, true)),
+                )
             })
             .collect(),
-    );
+        sigint_again: raw("SIGINT received while shutting down"),
+        sigint_again_hint: raw(&format!("SIGINT received while shutting down{FORCE_HINT}")),
+        second_sigint: raw("second SIGINT, exiting now without cleanup"),
+        deadline: raw("deadline reached before main returned, exiting"),
+    });
     if let Some(&first) = signals.first() {
         create_timer(first);
     }
@@ -236,8 +245,8 @@ fn arm_timer(after: Duration) {
 /// The deadline passed with no runtime thread to end the process: end it
 /// from here, as the policy says. Async-signal-safe.
 fn deadline_reached() -> ! {
-    if !crate::log::quiet() {
-        crate::log::write_stderr(b"shutdown: deadline reached before main returned, exiting\n");
+    if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
+        crate::log::write_stderr(&lines.deadline);
     }
     crate::exit_status::flush_stdout_isolated();
     let sig = match crate::state::first() {
@@ -276,8 +285,8 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         0
     };
     if sig == libc::SIGINT && sigints > 0 {
-        if !crate::log::quiet() {
-            crate::log::write_stderr(b"shutdown: second SIGINT, exiting now without cleanup\n");
+        if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
+            crate::log::write_stderr(&lines.second_sigint);
         }
         crate::exit_status::die_by(sig);
     }
@@ -298,7 +307,7 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         // Kubernetes: not ready at once (the claim did that), but the
         // program serves on until the endpoints have caught up.
         DELAYING.store(true, Ordering::SeqCst);
-        print_start_line(sig);
+        announce_start(sig);
         if !WATCHED.load(Ordering::SeqCst) {
             arm_timer(Duration::from_millis(delay));
         }
@@ -307,14 +316,20 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
     }
     let was_shutting_down = SHUTTING_DOWN.swap(true, Ordering::SeqCst);
     if claimed {
-        print_start_line(sig);
+        announce_start(sig);
         if !WATCHED.load(Ordering::SeqCst) {
             arm_timer(crate::deadline::effective(timeout()));
         }
-    } else if sig == libc::SIGINT && !crate::log::quiet() {
-        crate::log::write_stderr(
-            b"shutdown: SIGINT received while shutting down; press Ctrl-C again to force\n",
-        );
+    } else if sig == libc::SIGINT {
+        // The hint is for a person at the terminal, raw even under a
+        // subscriber (the handler cannot emit an event).
+        if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
+            if in_foreground() {
+                crate::log::write_stderr(&lines.sigint_again_hint);
+            } else if !crate::log::routed() {
+                crate::log::write_stderr(&lines.sigint_again);
+            }
+        }
     }
     if claimed || !was_shutting_down {
         // Sleepers in `sleep`/`wait` learn of it now, without a hand-off.
@@ -323,12 +338,79 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
     }
 }
 
-/// The start line for `sig`, formatted at install. Async-signal-safe.
-fn print_start_line(sig: i32) {
-    if let Some(lines) = START_LINES.get().filter(|_| !crate::log::quiet()) {
-        if let Some((_, line)) = lines.iter().find(|(s, _)| *s == sig) {
-            crate::log::write_stderr(line);
+/// Says that `sig` starts the shutdown.
+/// With a subscriber or logger installed and a runtime thread to emit the
+/// event, the line is left to that thread; otherwise it is written here.
+/// Async-signal-safe: atomic loads and `write(2)`.
+fn announce_start(sig: i32) {
+    if crate::log::quiet() {
+        return;
+    }
+    if crate::log::routed() && WATCHED.load(Ordering::SeqCst) {
+        DEFERRED_START.store(sig, Ordering::SeqCst);
+        return;
+    }
+    if let Some(lines) = LINES.get() {
+        if let Some((_, plain, with_hint)) = lines.start.iter().find(|(s, _, _)| *s == sig) {
+            let hint = sig == libc::SIGINT && in_foreground();
+            crate::log::write_stderr(if hint { with_hint } else { plain });
         }
+    }
+}
+
+const FORCE_HINT: &str = "; press Ctrl-C again to force";
+
+/// `SIGTERM received, draining (10s)`, with the drain delay if there is one
+/// and, for a person at the terminal, how to force the exit.
+fn start_text(sig: i32, delayed: bool, hint: bool) -> String {
+    let (timeout, delay) = (
+        Secs(timeout()),
+        Secs(Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst))),
+    );
+    let force = if hint && sig == libc::SIGINT {
+        FORCE_HINT
+    } else {
+        ""
+    };
+    let name = SignalName(sig);
+    if delayed {
+        format!("{name} received, not ready; serving {delay} more, then draining ({timeout}){force}")
+    } else {
+        format!("{name} received, draining ({timeout}){force}")
+    }
+}
+
+/// The start line the handler left to the runtime thread, once: its text
+/// and signal. For the first thread that reaches the start of the shutdown.
+pub(crate) fn take_deferred_start() -> Option<(String, i32)> {
+    let sig = DEFERRED_START.swap(0, Ordering::SeqCst);
+    if sig == 0 {
+        return None;
+    }
+    let delayed = DRAIN_MS.load(Ordering::SeqCst) > 0;
+    Some((start_text(sig, delayed, in_foreground()), sig))
+}
+
+/// Whether this process's group is the foreground group of its controlling
+/// terminal: a person there pressed Ctrl-C, and a second one forces the
+/// exit. A child in its own group, or a process with no terminal (a daemon,
+/// a service), is not told so. The terminal is asked through `/dev/tty`, so
+/// redirected stdio changes nothing. Async-signal-safe: open(2), tcgetpgrp,
+/// getpgrp(2) and close(2) (the handler's caller keeps `errno`).
+pub(crate) fn in_foreground() -> bool {
+    // SAFETY: open(2) of a NUL-terminated literal path; the descriptor is
+    // ours until the close(2) below; tcgetpgrp and getpgrp take no pointers.
+    unsafe {
+        let tty = libc::open(
+            c"/dev/tty".as_ptr(),
+            libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        );
+        if tty < 0 {
+            return false;
+        }
+        let foreground = libc::tcgetpgrp(tty);
+        libc::close(tty);
+        foreground > 0 && foreground == libc::getpgrp()
     }
 }
 

@@ -107,9 +107,15 @@ fn build_once(example: &str, profile: &str) {
         profile,
     ]);
     // The features this test binary was built with: the same build of the
-    // library, and the examples that need `tokio` exist.
+    // library, and the examples that need them exist.
     if cfg!(feature = "tokio") {
         command.args(["--features", "tokio"]);
+    }
+    if cfg!(feature = "tracing") {
+        command.args(["--features", "tracing"]);
+    }
+    if cfg!(feature = "log") {
+        command.args(["--features", "log"]);
     }
     let output = command
         .output()

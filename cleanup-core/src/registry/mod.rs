@@ -405,11 +405,15 @@ impl Guard {
             return;
         }
         if std::thread::panicking() {
-            crate::log::line(format_args!(
-                "{} panicked: {}",
-                Name(Kind::Guard, self.ticket.location()),
-                panic_message(&*payload)
-            ));
+            crate::log::event(
+                crate::log::Level::Warn,
+                crate::log::Fields::new().cleanup("guard", self.ticket.location()),
+                format_args!(
+                    "{} panicked: {}",
+                    Name(Kind::Guard, self.ticket.location()),
+                    panic_message(&*payload)
+                ),
+            );
             PANICKED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);
             return;
         }
