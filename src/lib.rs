@@ -118,10 +118,40 @@
 //!     exit = "signal",             // "signal": re-raise; "code": exit 128+n;
 //!                                  // "zero": 0 after a clean shutdown
 //!     quiet,                       // no `shutdown: …` lines on stderr
+//!     crate = "cleanup",           // where the crate is, for a renamed dependency
 //!     flavor = "multi_thread",     // async fn main only: or "current_thread"
 //!     worker_threads = 4,          // async fn main only
 //! )]
 //! ```
+//!
+//! # Telling what happened
+//!
+//! One line on stderr when the shutdown starts (`shutdown: SIGTERM received,
+//! draining (10s)`), a line now and then that names what is pending and the
+//! time left, a line naming any cleanup that hung or panicked, and one at the
+//! end (`shutdown: done in 12ms, 2 guards and 1 finalizer ran, exiting by
+//! SIGTERM`). `quiet` silences them. A child started with [`spawn`] by a
+//! program that uses this crate prefixes its lines with its name and pid;
+//! [`thread::Builder`] names workers in them.
+//!
+//! # Features
+//!
+//! - `tokio`: `#[graceful_main] async fn main`.
+//! - `tracing`: once a global subscriber is set, every line is an event with
+//!   target `cleanup` and fields (`signal`, `elapsed_ms`, `left_ms`, pending
+//!   counts, the `name` and `location` of a hung or panicking cleanup,
+//!   `exit_code`/`exit_signal`): INFO for the start, progress and a clean
+//!   end, WARN for a hung, panicking or abandoned cleanup, ERROR at the hard
+//!   deadline. `quiet` drops the INFO events only. The signal handler never
+//!   calls the subscriber: the start event comes from the runtime's thread,
+//!   and only "press Ctrl-C again to force" and "second SIGINT, exiting now"
+//!   stay raw on stderr.
+//! - `log`: the same as `log` records with key-values, once a logger is set.
+//!   With both, `tracing` if it has a subscriber, else `log`; never both.
+//! - `anyhow`, `eyre`: a [`Shutdown`] inside `anyhow::Error` or
+//!   `eyre::Report`, under `.context(..)`/`.wrap_err(..)` too, ends `main`
+//!   as `Err(Shutdown)` does: no `Error:` line, and exit 0 after
+//!   [`request_shutdown`].
 //!
 //! # What it expands to
 //!
