@@ -195,9 +195,16 @@ fn every_signal_shutdown_announces_its_start_and_its_end_on_stderr() {
     let mut runs = 0;
     let mut silent = Vec::new();
     for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
-        // (With SIGINT, `; press Ctrl-C again to force` follows only when
-        // the tests run in a terminal's foreground group: tests/terminal.rs.)
-        let start = format!("shutdown: {name} received, draining (10s)");
+        // The tests' children share the test's process group: with no
+        // terminal, or in its foreground group, a SIGINT may be a person's
+        // Ctrl-C, so the hint follows (not in a group of their own:
+        // tests/diagnostics.rs, nor in a background job: tests/terminal.rs).
+        let start = match sig {
+            SIGINT => {
+                "shutdown: SIGINT received, draining (10s); press Ctrl-C again to force".to_owned()
+            }
+            _ => format!("shutdown: {name} received, draining (10s)"),
+        };
         let end = format!("exiting by {name}");
         for _ in 0..RUNS_PER_SIGNAL {
             let mut running = scenario("sleep").start_ready();

@@ -55,8 +55,8 @@
 //! nothing and the runtime thread, which the features keep running from the
 //! start, emits it with the field `signal`. Three lines stay raw on stderr
 //! even then, as they must be written from the handler: `press Ctrl-C again
-//! to force` (shown only when the process is in the terminal's foreground
-//! group, to the person who pressed Ctrl-C), `second SIGINT, exiting now
+//! to force` (for the person who may have pressed Ctrl-C: not shown by a
+//! background job or a process in a group of its own), `second SIGINT, exiting now
 //! without cleanup` (the process dies in the handler), and, if the runtime
 //! thread could not be started, the signal timer's `deadline reached`.
 //!

@@ -115,6 +115,7 @@ pub(crate) fn reset_after_fork() {
     WATCHED.store(false, Ordering::SeqCst);
     TIMER_READY.store(false, Ordering::SeqCst);
     SIGINTS.store(0, Ordering::SeqCst);
+    find_own_group();
     // POSIX timers are not inherited: make this process its own.
     if let Some(&(first, _, _)) = LINES.get().and_then(|lines| lines.start.first()) {
         create_timer(first);
@@ -148,6 +149,7 @@ fn install_blocked(
     TIMEOUT_MS.store(ms(timeout), Ordering::SeqCst);
     DRAIN_MS.store(ms(drain_delay), Ordering::SeqCst);
     POLICY.store(exit as u8, Ordering::SeqCst);
+    find_own_group();
     let prefix = crate::log::prefix();
     let raw = |text: &str| format!("{prefix}shutdown: {text}\n").into_bytes().into_boxed_slice();
     let _ = LINES.set(Lines {
@@ -391,12 +393,15 @@ pub(crate) fn take_deferred_start() -> Option<(String, i32)> {
     Some((start_text(sig, delayed, in_foreground()), sig))
 }
 
-/// Whether this process's group is the foreground group of its controlling
-/// terminal: a person there pressed Ctrl-C, and a second one forces the
-/// exit. A child in its own group, or a process with no terminal (a daemon,
-/// a service), is not told so. The terminal is asked through `/dev/tty`, so
-/// redirected stdio changes nothing. Async-signal-safe: open(2), tcgetpgrp,
-/// getpgrp(2) and close(2) (the handler's caller keeps `errno`).
+/// Whether a person may have pressed Ctrl-C, and so is told that a second
+/// one forces the exit. With a controlling terminal: when this process's
+/// group is its foreground group (a background job or a child in its own
+/// group is not told). With none (a pipe, CI, a test harness): unless the
+/// process runs in a group of its own, apart from its parent's, which no
+/// terminal's Ctrl-C reaches ([`OWN_GROUP`], found at install). The terminal
+/// is asked through `/dev/tty`, so redirected stdio changes nothing.
+/// Async-signal-safe: open(2), tcgetpgrp, getpgrp(2) and close(2) (the
+/// handler's caller keeps `errno`).
 pub(crate) fn in_foreground() -> bool {
     // SAFETY: open(2) of a NUL-terminated literal path; the descriptor is
     // ours until the close(2) below; tcgetpgrp and getpgrp take no pointers.
@@ -406,12 +411,26 @@ pub(crate) fn in_foreground() -> bool {
             libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC,
         );
         if tty < 0 {
-            return false;
+            return !OWN_GROUP.load(Ordering::Relaxed);
         }
         let foreground = libc::tcgetpgrp(tty);
         libc::close(tty);
         foreground > 0 && foreground == libc::getpgrp()
     }
+}
+
+/// Whether this process leads a process group other than its parent's, set
+/// at install: a child started in its own group, a daemon.
+static OWN_GROUP: AtomicBool = AtomicBool::new(false);
+
+fn find_own_group() {
+    // SAFETY: getpid, getppid, getpgrp and getpgid take no pointers.
+    let own = unsafe {
+        let parent = libc::getppid();
+        // PID 1 of a container has no parent here (0): not a group apart.
+        parent > 0 && libc::getpgrp() == libc::getpid() && libc::getpgid(parent) != libc::getpgrp()
+    };
+    OWN_GROUP.store(own, Ordering::Relaxed);
 }
 
 /// The drain delay is over: the program sees the shutdown now (token,
