@@ -7,6 +7,23 @@
 //! not return in time is named on stderr and left behind; the deadline holds.
 //! [`Builder`] names a worker, as [`std::thread::Builder`] does; the name is
 //! the thread's and the one the shutdown's lines use.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! // A named worker that polls until the shutdown; its token says when.
+//! let worker = cleanup::thread::Builder::new()
+//!     .name("poller".to_owned())
+//!     .spawn(|token: cleanup::ShutdownToken| {
+//!         let mut polls = 0;
+//!         while !token.wait_timeout(Duration::from_millis(1)) && polls < 3 {
+//!             polls += 1;
+//!         }
+//!         polls
+//!     })?;
+//! assert_eq!(worker.join().unwrap(), 3);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::fmt;
 use std::io;
