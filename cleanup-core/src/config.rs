@@ -62,6 +62,9 @@ pub struct Config {
     pub(crate) signals: &'static [c_int],
     pub(crate) exit: Exit,
     pub(crate) quiet: bool,
+    /// Whether a guardian process does the durable cleanups if the program
+    /// dies without running them (SIGKILL, the OOM killer, a crash).
+    pub(crate) guardian: bool,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             signals: DEFAULT_SIGNALS,
             exit: Exit::Signal,
             quiet: false,
+            guardian: false,
         }
     }
 
@@ -98,6 +102,11 @@ impl Config {
 
     pub const fn quiet(mut self) -> Self {
         self.quiet = true;
+        self
+    }
+
+    pub const fn guardian(mut self) -> Self {
+        self.guardian = true;
         self
     }
 

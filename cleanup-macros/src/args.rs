@@ -1,8 +1,8 @@
 //! The attribute's arguments: `timeout = "5s", signals = "TERM,INT", exit =
-//! "code", quiet, flavor = "current_thread", worker_threads = 4, crate =
-//! "my_cleanup"`, read first as
-//! `key [= value]` pairs, then checked into [`Args`]. Rules between options,
-//! or between an option and the function, are in `check`.
+//! "code", quiet, guardian, flavor = "current_thread", worker_threads = 4,
+//! crate = "my_cleanup"`, read first as `key [= value]` pairs, then checked
+//! into [`Args`]. Rules between options, or between an option and the
+//! function, are in `check`.
 
 use proc_macro2::{Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, TokenStreamExt};
@@ -20,6 +20,7 @@ pub(crate) struct Args {
     pub(crate) signals: Option<Vec<Signal>>,
     pub(crate) exit: Option<Exit>,
     pub(crate) quiet: bool,
+    pub(crate) guardian: bool,
     pub(crate) flavor: Option<Keyed<Flavor>>,
     pub(crate) worker_threads: Option<Keyed<usize>>,
     /// `crate = "…"`; `None` is `::cleanup`.
@@ -89,8 +90,8 @@ impl ToTokens for CratePath {
     }
 }
 
-const KEYS: &str = "`timeout`, `drain_delay`, `signals`, `exit`, `quiet`, `flavor`, \
-                    `worker_threads`, `crate`";
+const KEYS: &str = "`timeout`, `drain_delay`, `signals`, `exit`, `quiet`, `guardian`, \
+                    `flavor`, `worker_threads`, `crate`";
 
 const NOT_A_PATH: &str = "`crate` must be a path such as `crate = \"my_cleanup\"`";
 
@@ -157,6 +158,7 @@ pub(crate) fn parse(tokens: TokenStream) -> Result<Args, Error> {
                 Ok(())
             }),
             "quiet" => arg.flag().map(|()| args.quiet = true),
+            "guardian" => arg.flag().map(|()| args.guardian = true),
             "flavor" => arg.string("flavor = \"current_thread\"").and_then(|lit| {
                 let value = match lit.value().as_str() {
                     "multi_thread" => Flavor::MultiThread,
@@ -370,7 +372,7 @@ impl RawArg {
         }
     }
 
-    /// A bare flag such as `quiet`.
+    /// A bare flag such as `quiet` or `guardian`.
     fn flag(&self) -> Result<(), Error> {
         match &self.value {
             None => Ok(()),
@@ -420,6 +422,7 @@ mod tests {
             signals = "TERM,INT",
             exit = "code",
             quiet,
+            guardian,
             flavor = "multi_thread",
             worker_threads = 4
         ))
@@ -438,6 +441,7 @@ mod tests {
                 signals: Some(vec![Signal::Term, Signal::Int]),
                 exit: Some(Exit::Code),
                 quiet: true,
+                guardian: true,
                 flavor: Some(keyed("flavor", Flavor::MultiThread)),
                 worker_threads: Some(keyed("worker_threads", 4)),
                 krate: None,
@@ -516,7 +520,7 @@ mod tests {
         assert_eq!(
             message(quote!(timout = "5s")),
             "unknown argument `timout`, expected one of `timeout`, `drain_delay`, `signals`, \
-             `exit`, `quiet`, `flavor`, `worker_threads`, `crate`"
+             `exit`, `quiet`, `guardian`, `flavor`, `worker_threads`, `crate`"
         );
         assert!(message(quote!(verbose)).starts_with("unknown argument `verbose`"));
     }
@@ -528,6 +532,10 @@ mod tests {
             "duplicate `timeout` argument"
         );
         assert_eq!(message(quote!(quiet, quiet)), "duplicate `quiet` argument");
+        assert_eq!(
+            message(quote!(guardian, quiet, guardian)),
+            "duplicate `guardian` argument"
+        );
         // A bad first value still counts as given.
         assert_eq!(
             message(quote!(exit = "never", exit = "code")),
@@ -579,6 +587,23 @@ mod tests {
     }
 
     #[test]
+    fn guardian() {
+        assert!(!parse(quote!()).unwrap().guardian);
+        assert!(parse(quote!(guardian)).unwrap().guardian);
+        let args = parse(quote!(timeout = "5s", guardian, quiet)).unwrap();
+        assert!(args.guardian && args.quiet);
+        assert_eq!(args.timeout_ms, Some(5_000));
+        for value in [quote!(guardian = true), quote!(guardian = "yes")] {
+            assert_eq!(message(value), "`guardian` takes no value");
+        }
+        assert_eq!(message(quote!(guardian =)), "`guardian` takes no value");
+        assert_eq!(
+            message(quote!(guardian = "yes", quiet = 1)),
+            "`guardian` takes no value\n`quiet` takes no value"
+        );
+    }
+
+    #[test]
     fn a_zero_drain_delay_says_to_leave_it_out() {
         assert_eq!(
             message(quote!(drain_delay = "0s")),
@@ -593,7 +618,7 @@ mod tests {
             "a zero timeout would skip all cleanup, use at least `1ms`\n\
              unknown exit policy `never`, expected `signal`, `code` or `zero`\n\
              unknown argument `verbose`, expected one of `timeout`, `drain_delay`, `signals`, \
-             `exit`, `quiet`, `flavor`, `worker_threads`, `crate`"
+             `exit`, `quiet`, `guardian`, `flavor`, `worker_threads`, `crate`"
         );
     }
 

@@ -190,6 +190,9 @@ fn config(args: &Args, private: &TokenStream) -> TokenStream {
     if args.quiet {
         config.extend(quote!(.quiet()));
     }
+    if args.guardian {
+        config.extend(quote!(.guardian()));
+    }
     config
 }
 

@@ -90,6 +90,35 @@ fn options_in_fixed_order() {
 }
 
 #[test]
+fn guardian() {
+    insta::assert_snapshot!(render(
+        quote!(guardian),
+        quote! {
+            fn main() {}
+        },
+    ));
+}
+
+#[test]
+fn guardian_with_other_options() {
+    insta::assert_snapshot!(render(
+        quote!(
+            guardian,
+            quiet,
+            exit = "code",
+            signals = "TERM",
+            drain_delay = "1s",
+            timeout = "5s"
+        ),
+        quote! {
+            fn main() -> Result<(), Box<dyn std::error::Error>> {
+                Ok(())
+            }
+        },
+    ));
+}
+
+#[test]
 fn attributes_and_visibility_kept() {
     insta::assert_snapshot!(render(
         quote!(timeout = "250ms"),
@@ -275,6 +304,16 @@ mod async_main {
                 async fn main() -> std::process::ExitCode {
                     std::process::ExitCode::SUCCESS
                 }
+            },
+        ));
+    }
+
+    #[test]
+    fn guardian() {
+        insta::assert_snapshot!(render(
+            quote!(guardian, flavor = "current_thread", timeout = "5s"),
+            quote! {
+                async fn main() {}
             },
         ));
     }

@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(guardian, timeout = "5s", guardian)]
+fn main() {}

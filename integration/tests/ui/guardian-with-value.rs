@@ -1,0 +1,2 @@
+#[cleanup::graceful_main(guardian = "yes")]
+fn main() {}
