@@ -34,6 +34,8 @@ struct Tracked {
     /// Its process group; it leads the group when `pgid == pid`.
     pgid: i32,
     state: Mutex<State>,
+    /// Its id with the guardian (0 without one), told when it is reaped.
+    guardian: u64,
 }
 
 enum State {
@@ -59,9 +61,17 @@ impl Tracked {
                 let status = child.try_wait()?;
                 if let Some(status) = status {
                     *state = State::Ended(status);
+                    self.reaped();
                 }
                 Ok(status)
             }
+        }
+    }
+
+    /// Reaped by us: the guardian has nothing left to kill.
+    fn reaped(&self) {
+        if self.guardian != 0 {
+            crate::guardian::send(&crate::guardian::Record::Done(self.guardian));
         }
     }
 
@@ -135,10 +145,23 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     // SAFETY: getpgid(2) of our own child, not yet reaped.
     let pgid = unsafe { libc::getpgid(pid) };
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    // The guardian kills it (with its group) if this process dies first.
+    let guardian = if crate::guardian::active() {
+        let id = crate::guardian::next_id();
+        let own_group = pgid == pid;
+        crate::guardian::send(&crate::guardian::Record::Add(
+            id,
+            crate::guardian::Work::Child { pid, own_group },
+        ));
+        id
+    } else {
+        0
+    };
     let tracked = Arc::new(Tracked {
         pid,
         pgid,
         state: Mutex::new(State::Running(child)),
+        guardian,
     });
     children.retain(|old| Arc::strong_count(old) > 1 || old.try_wait().ok().flatten().is_none());
     children.push(Arc::clone(&tracked));
@@ -482,6 +505,7 @@ pub(crate) fn kill_and_reap() -> Vec<i32> {
         if let State::Running(child) = &mut *state {
             if let Ok(status) = child.wait() {
                 *state = State::Ended(status);
+                tracked.reaped();
             }
         }
     }

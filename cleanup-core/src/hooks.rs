@@ -133,6 +133,7 @@ fn run_at_exit(status: i32) {
 extern "C" fn after_fork_in_child() {
     crate::registry::forget_all_after_fork();
     crate::children::forget_after_fork();
+    crate::guardian::forget_after_fork();
     crate::thread::forget_after_fork();
     crate::signals::reset_after_fork();
     crate::run::reset_after_fork();

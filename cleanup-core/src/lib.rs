@@ -44,6 +44,7 @@ not_under_loom! {
     mod config;
     mod deadline;
     mod exit_status;
+    mod guardian;
     mod hooks;
     mod log;
     mod notify;
@@ -60,6 +61,7 @@ not_under_loom! {
     pub use children::{spawn, Child};
     pub use config::{DRAIN_DELAY_ENV, TIMEOUT_ENV};
     pub use deadline::deadline;
+    pub use guardian::{remove_on_exit, run_on_exit};
     pub use registry::{guard, on_exit, owned_guard, Finalizer, Guard, Held, OwnedGuard};
     pub use run::{exit, request_shutdown};
     pub use state::{

@@ -73,7 +73,14 @@ pub(crate) fn end_here(reason: ExitReason, code: i32) -> ! {
 }
 
 pub(crate) fn install(config: Config) {
+    // The guardian is this same program run again: it serves, never
+    // returning here.
+    crate::guardian::serve_if_asked();
     let config = config.with_env();
+    if config.guardian {
+        // First: the process still has one thread.
+        crate::guardian::start(config.timeout);
+    }
     log::set_quiet(config.quiet);
     let _ = MAIN.set(thread::current().id());
     hooks::install_panic_hook();

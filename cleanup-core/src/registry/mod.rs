@@ -134,13 +134,19 @@ fn give_back(ticket: &Ticket) {
 /// `disarm` and `cancel`: the closure is dropped unrun if it is still
 /// armed; if someone else claimed it (the drain), waits until it has
 /// finished. Either way, once this returns it never starts.
-fn take_back(ticket: &Ticket) {
+/// Whether it took the cleanup back before it ran (`false`: it had run, or
+/// was running and has now finished).
+fn take_back(ticket: &Ticket) -> bool {
     match ticket.claim() {
         Some(claimed) => {
             drop(claimed);
             give_back(ticket);
+            true
         }
-        None => wait_released(ticket),
+        None => {
+            wait_released(ticket);
+            false
+        }
     }
 }
 
@@ -454,6 +460,9 @@ impl fmt::Debug for Guard {
 #[must_use = "dropping the handle keeps the finalizer; bind it to `_` if you never cancel"]
 pub struct Finalizer {
     ticket: Ticket,
+    /// The guardian's id of a durable one (`remove_on_exit`, `run_on_exit`);
+    /// 0 for a closure.
+    durable: u64,
 }
 
 /// Registers `f` to run once when the process ends, however it ends (as
@@ -471,7 +480,20 @@ where
     crate::hooks::install_process_exit_hook();
     let ticket = arm(Kind::Finalizer, Location::caller(), Box::new(f));
     crate::run::ensure_runtime();
-    Finalizer { ticket }
+    Finalizer { ticket, durable: 0 }
+}
+
+/// A finalizer whose work the guardian knows as `durable`: its `cancel`
+/// tells the guardian too.
+pub(crate) fn durable_finalizer(
+    at: &'static Location<'static>,
+    durable: u64,
+    f: impl FnOnce() + Send + 'static,
+) -> Finalizer {
+    crate::hooks::install_process_exit_hook();
+    let ticket = arm(Kind::Finalizer, at, Box::new(f));
+    crate::run::ensure_runtime();
+    Finalizer { ticket, durable }
 }
 
 impl Finalizer {
@@ -484,7 +506,9 @@ impl Finalizer {
     /// finalizer.cancel();
     /// ```
     pub fn cancel(self) {
-        take_back(&self.ticket);
+        if take_back(&self.ticket) && self.durable != 0 {
+            crate::guardian::send(&crate::guardian::Record::Cancel(self.durable));
+        }
     }
 }
 
