@@ -58,7 +58,7 @@
 //! | a signal, and a cleanup hangs | — | that one is abandoned and named; the rest run | killed by that signal |
 //! | [`request_shutdown`], and `main` returns | yes | yes | 0 |
 //! | a second SIGINT (Ctrl-C again) | no | no more | killed by SIGINT, at once |
-//! | SIGKILL, OOM kill, power loss | no | no | 137 (nothing can run) |
+//! | SIGKILL, OOM kill, a crash | no | no; with `guardian`, the durable ones, by the guardian | 137 (or the crash's signal) |
 //!
 //! # Exactly once, under every race
 //!
@@ -285,10 +285,60 @@
 //! process once the body returns. Keep the program's work in functions `main`
 //! calls, and test those.
 //!
+//! # Surviving SIGKILL (the guardian)
+//!
+//! Nothing runs in a process that is SIGKILLed, killed by the OOM killer or
+//! crashes. With `#[graceful_main(guardian)]`, a small guardian process
+//! started before `main`'s body does the *durable* cleanups then — they are
+//! data, since closures cannot cross a process boundary: [`remove_on_exit`]
+//! (a file or a directory tree), [`run_on_exit`] (a command, waited for
+//! within its share of the deadline), and every child of [`spawn`] (killed
+//! with its process group). They are ordinary finalizers: on a normal end the
+//! program does them itself, exactly once, and the guardian leaves without a
+//! word; when the program dies without doing them, the guardian does what is
+//! left (children first, then newest first, within the deadline) and says
+//! on the program's stderr how it died. [`Finalizer::cancel`] is honoured by
+//! both. The guardian lives in a session of its own and holds neither the
+//! terminal nor the program's stdout or stderr open.
+//!
+//! ```no_run
+//! use std::process::Command;
+//!
+//! #[cleanup::graceful_main(guardian)]
+//! fn main() -> std::io::Result<()> {
+//!     let dir = std::env::temp_dir().join(format!("work-{}", std::process::id()));
+//!     std::fs::create_dir_all(&dir)?;
+//!     let _ = cleanup::remove_on_exit(&dir);
+//!     let _ = cleanup::run_on_exit(Command::new("logger").arg("work finished"));
+//!     loop {
+//!         // `kill -9` this process: the guardian removes the directory and
+//!         // runs the command.
+//!         cleanup::sleep(std::time::Duration::from_secs(1))?;
+//!     }
+//! }
+//! ```
+//!
+//! The guardian does not survive what kills its cgroup or its container with
+//! the program, nor a reboot:
+//!
+//! - `docker stop`'s and `docker kill`'s SIGKILL, and Kubernetes' at the end of
+//!   `terminationGracePeriodSeconds`, kill every process of the container;
+//! - systemd's final SIGKILL with `KillMode=control-group` (the default) or
+//!   `mixed` kills the whole unit;
+//! - the OOM killer when it takes the whole cgroup (`memory.oom.group`, which
+//!   Kubernetes sets on cgroup v2), or chooses the guardian itself;
+//! - a reboot or a power loss.
+//!
+//! For those, pair it with what runs after the process, whatever ended it:
+//! systemd's `ExecStopPost=` (it runs after the unit's processes are gone), a
+//! container's restart policy plus a start-up sweep (at start, remove what a
+//! previous run left: a stale pid file whose pid is not alive, a temporary
+//! directory named after a dead pid), or `tmpfiles.d` for temporary trees.
+//!
 //! # Limits
 //!
-//! Nothing runs on SIGKILL, an OOM kill or power loss: the kernel ends the
-//! process without a word. Keep state that must survive those in the
+//! Without the guardian, nothing runs on SIGKILL, an OOM kill or power loss:
+//! the kernel ends the process without a word. Keep state that must survive those in the
 //! filesystem (write to a temporary file and rename) and clean up leftovers at
 //! start-up. With `panic = "abort"`, a cleanup that itself panics aborts the
 //! process. Signals are Unix only.

@@ -91,9 +91,23 @@ pub(crate) fn send(record: &Record) {
 /// In the guardian's process (`CLEANUP_GUARDIAN` set): serves, never
 /// returns. Elsewhere does nothing. Called first thing by `run`.
 pub(crate) fn serve_if_asked() {
-    if let Some(spec) = std::env::var_os(ENV) {
+    let Some(spec) = std::env::var_os(ENV) else {
+        return;
+    };
+    // A guardian has the pipe at fd 3. The variable without it (exported by
+    // hand, inherited by mistake) is not a reason to skip `main`.
+    // SAFETY: fstat(2) fills a zeroed stat of the right type.
+    let piped = unsafe {
+        let mut stat: libc::stat = std::mem::zeroed();
+        libc::fstat(PIPE_FD, &mut stat) == 0 && stat.st_mode & libc::S_IFMT == libc::S_IFIFO
+    };
+    if piped {
         serve::serve(&spec);
     }
+    std::env::remove_var(ENV);
+    crate::log::always(format_args!(
+        "cleanup: ignoring {ENV} (set for a guardian process, which this is not)"
+    ));
 }
 
 /// A `fork`ed child is not the program the guardian watches: it must not
