@@ -118,6 +118,7 @@
 //!     exit = "signal",             // "signal": re-raise; "code": exit 128+n;
 //!                                  // "zero": 0 after a clean shutdown
 //!     quiet,                       // no `shutdown: …` lines on stderr
+//!     guardian,                    // durable cleanups survive a SIGKILL (see below)
 //!     crate = "cleanup",           // where the crate is, for a renamed dependency
 //!     flavor = "multi_thread",     // async fn main only: or "current_thread"
 //!     worker_threads = 4,          // async fn main only
