@@ -128,6 +128,15 @@ pub(crate) fn start(timeout: Duration) {
     if active() {
         return;
     }
+    if crate::exit_status::is_pid_one() {
+        // The kernel kills every process of a PID namespace with its first:
+        // a guardian could not outlive this one.
+        crate::log::always(format_args!(
+            "cleanup: no guardian as PID 1 (it would die with this process); \
+             run behind an init (`docker run --init`) to have one"
+        ));
+        return;
+    }
     if let Err(err) = spawn(timeout) {
         crate::log::always(format_args!(
             "cleanup: cannot start the guardian ({err}); durable cleanups will not survive a SIGKILL"
