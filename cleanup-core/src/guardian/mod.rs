@@ -17,12 +17,14 @@
 //! they are done, and leaves without a word. When the program dies with some
 //! not done, the guardian does them, says how the program died, and leaves.
 //!
-//! The guardian runs in a session of its own (no terminal, and a kill of
-//! the program's process group does not reach it), with stdin, stdout and
-//! stderr on `/dev/null`: it keeps neither the terminal nor the program's
-//! pipes open. It reaches the program's stderr only to report, through an
-//! `O_PATH` descriptor that does not count as a writer: a reader of the
-//! program's stderr sees EOF when the program dies, as without a guardian.
+//! The guardian runs in a session of its own (no controlling terminal, and a
+//! kill of the program's process group does not reach it), with stdin and
+//! stdout on `/dev/null`: a reader of the program's stdout sees EOF when the
+//! program dies. It shares the program's stderr only to say, the moment the
+//! program has died, how it died and what it will clean; then it lets go of
+//! it (a reader of stderr sees EOF a moment after the death, with that line
+//! in it) and writes its later lines through an `O_PATH` descriptor, reopened
+//! for each line, which never holds the stream open.
 
 mod durable;
 mod serve;
@@ -38,14 +40,15 @@ pub(crate) use wire::{Record, Work};
 
 use crate::state::lock;
 
-/// Set in the guardian's environment: `pid,timeout_ms,stderr` of the
-/// program it watches.
+/// Set in the guardian's environment: `pid,timeout_ms` of the program it
+/// watches.
 pub(crate) const ENV: &str = "CLEANUP_GUARDIAN";
 
-/// Where the guardian finds the read end of the pipe, and the program's
-/// stderr as an `O_PATH` descriptor.
+/// Where the guardian finds the read end of the pipe, and a pidfd of the
+/// program (opened by the program itself: the guardian has it even when
+/// the program dies before the guardian is up).
 const PIPE_FD: i32 = 3;
-const STDERR_FD: i32 = 4;
+const PIDFD_FD: i32 = 4;
 
 /// The write end of the pipe to the guardian; -1 when there is none.
 static PIPE: AtomicI32 = AtomicI32::new(-1);
@@ -176,18 +179,14 @@ fn spawn(timeout: Duration) -> io::Result<()> {
     check(unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) })?;
     let read = above_targets(ends[0])?;
     let write = above_targets(ends[1])?;
-    // The program's stderr as a path only: the guardian can reopen it to
-    // report, without being one of its writers meanwhile.
-    // SAFETY: open(2) of a NUL-terminated literal path.
-    let stderr = unsafe { libc::open(c"/proc/self/fd/2".as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-    let stderr = if stderr >= 0 { above_targets(stderr).unwrap_or(-1) } else { -1 };
-
-    let spec = format!(
-        "{ENV}={},{},{}",
-        std::process::id(),
-        timeout.as_millis(),
-        u8::from(stderr >= 0)
-    );
+    // SAFETY: the pidfd_open(2) system call on this process, no flags.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    let pidfd = i32::try_from(pidfd)
+        .ok()
+        .filter(|&fd| fd >= 0)
+        .and_then(|fd| above_targets(fd).ok())
+        .unwrap_or(-1);
+    let spec = format!("{ENV}={},{}", std::process::id(), timeout.as_millis());
     let mut env: Vec<CString> = std::env::vars_os()
         .filter(|(key, _)| key != ENV)
         .filter_map(|(key, value)| {
@@ -213,13 +212,13 @@ fn spawn(timeout: Duration) -> io::Result<()> {
         check(libc::posix_spawnattr_init(&mut attr))?;
         let result = (|| {
             check(libc::posix_spawn_file_actions_adddup2(&mut actions, read, PIPE_FD))?;
-            if stderr >= 0 {
-                check(libc::posix_spawn_file_actions_adddup2(&mut actions, stderr, STDERR_FD))?;
+            if pidfd >= 0 {
+                check(libc::posix_spawn_file_actions_adddup2(&mut actions, pidfd, PIDFD_FD))?;
             }
+            // stdin and stdout on /dev/null; stderr shared (see the module).
             let null = c"/dev/null".as_ptr();
             check(libc::posix_spawn_file_actions_addopen(&mut actions, 0, null, libc::O_RDONLY, 0))?;
             check(libc::posix_spawn_file_actions_addopen(&mut actions, 1, null, libc::O_WRONLY, 0))?;
-            check(libc::posix_spawn_file_actions_addopen(&mut actions, 2, null, libc::O_WRONLY, 0))?;
             // No signal of the program's blocked or caught in the guardian.
             let mut none: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut none);
@@ -247,8 +246,8 @@ fn spawn(timeout: Duration) -> io::Result<()> {
         libc::posix_spawn_file_actions_destroy(&mut actions);
         libc::posix_spawnattr_destroy(&mut attr);
         libc::close(read);
-        if stderr >= 0 {
-            libc::close(stderr);
+        if pidfd >= 0 {
+            libc::close(pidfd);
         }
         result
     };

@@ -2,8 +2,8 @@
 //! the program to end, and does what the program left undone.
 //!
 //! Single-threaded, no runtime: a `poll(2)` on the pipe and a pidfd of the
-//! program. Its lines go to the program's stderr, reopened for each line
-//! (see the parent module), prefixed `cleanup-guardian[pid]:`.
+//! program. Its lines go to the program's stderr (see the parent module for
+//! how it lets go of it), prefixed `cleanup-guardian[pid]:`.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::durable::{remove, run};
 use super::wire::{Record, Work};
-use super::{ENV, PIPE_FD, STDERR_FD};
+use super::{ENV, PIDFD_FD, PIPE_FD};
 
 /// Kept for each cleanup still to do after the one being done, as the
 /// program's own drain keeps it.
@@ -37,7 +37,10 @@ struct Guardian {
     program: i32,
     name: String,
     timeout: Duration,
-    can_report: bool,
+    /// The program's stderr as a path, to reopen once fd 2 is let go of.
+    stderr_path: i32,
+    /// Whether fd 2 is still the program's stderr.
+    holds_stderr: std::cell::Cell<bool>,
     entries: Vec<Entry>,
     oom_kills: Option<u64>,
 }
@@ -47,7 +50,7 @@ pub(super) fn serve(spec: &OsStr) -> ! {
     let mut number = || -> Option<u64> {
         std::str::from_utf8(fields.next()?).ok()?.parse().ok()
     };
-    let (Some(program), Some(timeout_ms), Some(report)) = (number(), number(), number()) else {
+    let (Some(program), Some(timeout_ms)) = (number(), number()) else {
         // Not ours to serve: a mistaken environment. Leave quietly.
         // SAFETY: _exit(2) ends this process without running anything else.
         unsafe { libc::_exit(2) }
@@ -66,7 +69,11 @@ pub(super) fn serve(spec: &OsStr) -> ! {
         program,
         name: comm(program).unwrap_or_else(|| "program".to_owned()),
         timeout: Duration::from_millis(timeout_ms),
-        can_report: report != 0,
+        // SAFETY: open(2) of a NUL-terminated literal path.
+        stderr_path: unsafe {
+            libc::open(c"/proc/self/fd/2".as_ptr(), libc::O_PATH | libc::O_CLOEXEC)
+        },
+        holds_stderr: std::cell::Cell::new(true),
         entries: Vec::new(),
         oom_kills: oom_kills(program),
     };
@@ -84,7 +91,15 @@ impl Guardian {
         // SAFETY: getppid(2) takes nothing. The program started us: while
         // it lives it is our parent; if it is not, it has already ended.
         let alive = unsafe { libc::getppid() } == self.program;
-        let pidfd = if alive { pidfd_open(self.program) } else { -1 };
+        // The program's pidfd, which it opened for us; without one (before
+        // Linux 5.3), one of our own while it is alive.
+        let pidfd = if is_pidfd(PIDFD_FD) {
+            PIDFD_FD
+        } else if alive {
+            pidfd_open(self.program)
+        } else {
+            -1
+        };
         let mut buf = Vec::with_capacity(4096);
         let mut chunk = [0u8; 4096];
         let mut pipe_open = true;
@@ -133,7 +148,17 @@ impl Guardian {
                 dead = unsafe { libc::getppid() } != self.program;
             }
         }
-        let status = zombie_status(self.program);
+        // A zombie says how it ended until its parent reaps it, a pidfd
+        // after that; between the two (the reaping itself) look again, a
+        // few milliseconds at most.
+        let mut status = None;
+        for _ in 0..50 {
+            status = zombie_status(self.program).or_else(|| reaped_status(pidfd));
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
         if pidfd >= 0 {
             // SAFETY: close(2) of our own pidfd.
             unsafe { libc::close(pidfd) };
@@ -191,22 +216,26 @@ impl Guardian {
         if todo.is_empty() && running.is_empty() {
             return;
         }
+        // Children first: what they hold may be what the rest removes.
+        todo.sort_by_key(|entry| !matches!(entry.work, Work::Child { .. }));
         let count = todo.len();
+        let plan: Vec<String> = todo.iter().map(|entry| plan(&entry.work)).collect();
         self.say(&format!(
-            "{}[{}] {} without doing {count} durable cleanup{}; doing {} now",
+            "{}[{}] {} without doing {count} durable cleanup{}; doing {} now: {}",
             self.name,
             self.program,
             self.how(status),
             if count == 1 { "" } else { "s" },
             if count == 1 { "it" } else { "them" },
+            plan.join(", "),
         ));
+        // Said: a reader of the program's stderr may see its end now.
+        self.let_go_of_stderr();
         for command in running {
             self.say(&format!(
                 "`{command}` was running when the program ended; not run again"
             ));
         }
-        // Children first: what they hold may be what the rest removes.
-        todo.sort_by_key(|entry| !matches!(entry.work, Work::Child { .. }));
         let deadline = died + crate::deadline::effective(self.timeout);
         let total = todo.len();
         for (done, entry) in todo.into_iter().enumerate() {
@@ -281,16 +310,36 @@ impl Guardian {
         oom_kills(unsafe { libc::getpid() })
     }
 
-    /// One line on the program's stderr, when it can still be reached.
-    fn say(&self, line: &str) {
-        if !self.can_report {
+    /// Points fd 2 at `/dev/null`: the program's stderr is no longer held.
+    fn let_go_of_stderr(&self) {
+        if !self.holds_stderr.replace(false) {
             return;
         }
-        let text = format!(
-            "cleanup-guardian[{}]: {line}\n",
-            std::process::id()
-        );
-        let path = format!("/proc/self/fd/{STDERR_FD}\0");
+        // SAFETY: open(2) of a NUL-terminated literal path, dup2(2) onto fd
+        // 2, close(2) of the descriptor just opened.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if null >= 0 {
+                libc::dup2(null, 2);
+                libc::close(null);
+            } else {
+                libc::close(2);
+            }
+        }
+    }
+
+    /// One line on the program's stderr: on fd 2 while it is held, then
+    /// reopened for the line when it can still be reached.
+    fn say(&self, line: &str) {
+        let text = format!("cleanup-guardian[{}]: {line}\n", std::process::id());
+        if self.holds_stderr.get() {
+            crate::log::write_stderr(text.as_bytes());
+            return;
+        }
+        if self.stderr_path < 0 {
+            return;
+        }
+        let path = format!("/proc/self/fd/{}\0", self.stderr_path);
         // SAFETY: open(2) of a NUL-terminated path; write(2) from a live
         // slice; close(2) of the descriptor just opened. Non-blocking: a
         // pipe nobody reads any more (ENXIO) or a full one is skipped.
@@ -341,6 +390,22 @@ fn trim_code_pages() {
         // pages, which are faulted back unchanged from the file when used.
         unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
     }
+}
+
+/// What the guardian is about to do for `work`, in a few words.
+fn plan(work: &Work) -> String {
+    match work {
+        Work::Remove(path) => format!("remove {}", path.display()),
+        Work::Run(command) => format!("run `{}`", command.describe()),
+        Work::Child { pid, own_group: true } => format!("kill child {pid} and its group"),
+        Work::Child { pid, .. } => format!("kill child {pid}"),
+    }
+}
+
+/// Whether `fd` is open (the program passes a pidfd there when it can).
+fn is_pidfd(fd: i32) -> bool {
+    // SAFETY: fcntl(2) F_GETFD on a descriptor number: only asks.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
 fn pidfd_open(pid: i32) -> i32 {
@@ -407,6 +472,35 @@ fn zombie_status(pid: i32) -> Option<i32> {
         return None;
     }
     fields.get(52 - 3)?.parse().ok()
+}
+
+/// How a process ended once its parent has reaped it: what the kernel keeps
+/// for the holders of a pidfd (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`,
+/// Linux 6.15). `None` on older kernels, or before the reaping.
+fn reaped_status(pidfd: i32) -> Option<i32> {
+    /// `struct pidfd_info`, as of its first version (64 bytes).
+    #[repr(C)]
+    #[derive(Default)]
+    struct PidfdInfo {
+        mask: u64,
+        cgroupid: u64,
+        ids: [u32; 11],
+        exit_code: i32,
+    }
+    const PIDFD_INFO_EXIT: u64 = 1 << 3;
+    // _IOWR(0xFF, 11, struct pidfd_info): read-write, 64 bytes, pidfs' magic.
+    const PIDFD_GET_INFO: libc::c_ulong = (3 << 30) | (64 << 16) | (0xFF << 8) | 11;
+    if pidfd < 0 {
+        return None;
+    }
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: ioctl(2) on our own pidfd with a live, correctly sized struct
+    // the kernel fills.
+    let got = unsafe { libc::ioctl(pidfd, PIDFD_GET_INFO, &mut info as *mut PidfdInfo) };
+    (got == 0 && info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code)
 }
 
 /// How many times the OOM killer acted in `pid`'s cgroup (v2).
