@@ -299,8 +299,9 @@
 //! word; when the program dies without doing them, the guardian does what is
 //! left (children first, then newest first, within the deadline) and says
 //! on the program's stderr how it died. [`Finalizer::cancel`] is honoured by
-//! both. The guardian lives in a session of its own and holds neither the
-//! terminal nor the program's stdout or stderr open.
+//! both. The guardian lives in a session of its own, without a terminal,
+//! keeps the program's stdout closed (a reader sees EOF when the program
+//! dies), and lets go of its stderr once it has said how the program died.
 //!
 //! ```no_run
 //! use std::process::Command;
