@@ -239,7 +239,11 @@ fn guardian_example_leaves_nothing_after_kill_9() {
         std::thread::sleep(Duration::from_millis(5));
         group = live_in_group(server);
     }
-    assert_eq!(group.len(), 2, "the server's group: the shell and its command");
+    assert_eq!(
+        group.len(),
+        2,
+        "the server's group: the shell and its command"
+    );
 
     running.signal(SIGKILL);
     let killed = Instant::now();
@@ -299,7 +303,10 @@ fn guardian_example_on_sigterm_cleans_up_itself() {
     running.finish().assert_killed_by(SIGTERM);
     // The program did it all before it died.
     assert_eq!(std::fs::read_dir(&run_dir).unwrap().count(), 0);
-    assert!(live_in_group(server).is_empty(), "the server's group is gone");
+    assert!(
+        live_in_group(server).is_empty(),
+        "the server's group is gone"
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     while !dead(guardian) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
