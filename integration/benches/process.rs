@@ -73,11 +73,21 @@ fn main() {
 
 /// The three figures of the guardian.
 fn guardian(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
+    // A guardian outlives its program by design: as this process's orphan
+    // (not init's), it can be waited for, so that no trial runs beside the
+    // previous one's guardian still at work.
+    // SAFETY: prctl(2) with an integer option; it only sets a flag on us.
+    let result = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    assert_eq!(result, 0, "PR_SET_CHILD_SUBREAPER failed");
+
     let (mut bare, mut graceful, mut guarded) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..trials {
         bare.push(start_up(&program("hello_bare")));
         graceful.push(start_up(&program("hello_graceful")));
         guarded.push(start_up(&program("hello_guardian")));
+        // Its guardian, now ours: it leaves once it has read the end of
+        // the pipe.
+        reap(-1);
     }
     report("start-up, plain main", &bare, None);
     report("start-up, #[graceful_main]", &graceful, Some(&bare));
@@ -181,7 +191,7 @@ fn sigkill_to_cleaned(program: &PathBuf, dir: &std::path::Path) -> f64 {
     let status = child.wait().expect("wait for the program");
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
     // The next trial starts once this guardian has left.
-    wait_dead(guardian);
+    reap(guardian);
     elapsed.as_secs_f64()
 }
 
@@ -217,7 +227,7 @@ fn guardian_rss(program: &PathBuf) -> (f64, f64, f64) {
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let status = child.wait().expect("wait for the program");
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}");
-    wait_dead(guardian);
+    reap(guardian);
     figures
 }
 
@@ -281,14 +291,21 @@ fn pipe_unread(guardian: libc::pid_t) -> bool {
     result == 0 && unread > 0
 }
 
-/// Until `pid` has exited (gone, or a zombie nobody has reaped yet: an
-/// orphan's reaper is not us).
-fn wait_dead(pid: libc::pid_t) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while proc_state(pid).is_some_and(|state| state != 'Z') {
-        assert!(Instant::now() < deadline, "{pid} has not exited");
-        std::thread::sleep(Duration::from_micros(200));
-    }
+/// Waits for `pid` (-1: any), a guardian whose program has ended, so
+/// this process's child (see `PR_SET_CHILD_SUBREAPER` above).
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: waitpid(2) into a live int.
+    let reaped = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        reaped > 0 && (pid < 0 || reaped == pid),
+        "waitpid({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the guardian {reaped} ended with status {status:#x}"
+    );
 }
 
 /// A `… kB` line of `/proc/<pid>/status`, in KiB.
