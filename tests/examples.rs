@@ -3,6 +3,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -135,6 +136,187 @@ fn pidfile_tempdir_refuses_a_second_instance_and_replaces_a_stale_pid_file() {
     );
     // Only the SIGKILLed run's temporary directory is left.
     assert_eq!(scratch.leftovers().len(), 1, "{third}");
+}
+
+/// The example `guardian`, its stderr into `log` rather than a pipe: the
+/// guardian reports after the program is dead, when a pipe's reader may
+/// already have seen its end (as the guardian means it to: it keeps no
+/// writer open), and the test must read every line.
+fn guardian_example(run_dir: &Path, log: &Path) -> Spawn {
+    Spawn::program("sh", "guardian")
+        .arg("-c")
+        .arg(r#"exec "$0" --dir "$1" 2>"$2""#)
+        .arg(example_path("guardian", Profile::Current))
+        .arg(run_dir)
+        .arg(log)
+}
+
+/// The children of `pid` whose name (`/proc/<pid>/comm`) is `comm`.
+fn children_named(pid: libc::pid_t, comm: &str) -> Vec<libc::pid_t> {
+    proc_children(pid)
+        .into_iter()
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/comm"))
+                .is_ok_and(|name| name.trim_end() == comm)
+        })
+        .collect()
+}
+
+/// The live (not zombie) processes of process group `pgid`. A zombie is
+/// dead: orphans are reaped by init, not by us, and not at once.
+fn live_in_group(pgid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<libc::pid_t>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // `pid (comm) state ppid pgrp …`
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields.first() != Some(&"Z") && fields.get(2) == Some(&pgid.to_string().as_str())
+        })
+        .collect()
+}
+
+/// The guardian of `pid`. It names itself once started (before, its name
+/// is the executable's, `exe`), maybe after the program's first line.
+fn guardian_of(pid: libc::pid_t) -> libc::pid_t {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let guardians = children_named(pid, "cleanup-guard");
+        if guardians.len() == 1 || Instant::now() >= deadline {
+            assert_eq!(guardians.len(), 1, "one guardian, a child of the program");
+            return guardians[0];
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `pid` is gone or a zombie.
+fn dead(pid: libc::pid_t) -> bool {
+    proc_stat(pid).map_or(true, |stat| stat.state == 'Z')
+}
+
+#[test]
+fn guardian_example_leaves_nothing_after_kill_9() {
+    let scratch = Scratch::new("guardian-kill9");
+    let run_dir = scratch.path().join("run");
+    std::fs::create_dir(&run_dir).expect("create the run directory");
+    let log = scratch.path().join("stderr.log");
+    let mut running = guardian_example(&run_dir, &log).start();
+    running.wait_stdout_starting("ready:");
+    let pid = running.pid();
+
+    let guardian = guardian_of(pid);
+    let servers = children_named(pid, "sh");
+    assert_eq!(servers.len(), 1, "one server, a child of the program");
+    let server = servers[0];
+    let leftovers = || {
+        let mut names: Vec<String> = std::fs::read_dir(&run_dir)
+            .expect("read the run directory")
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        leftovers(),
+        [format!("guardian.{pid}"), "guardian.pid".to_owned()],
+        "the pid file and the temporary directory exist while it runs"
+    );
+    // The shell and what it runs (`date`, `sleep`); the loop may be
+    // between two.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut group = live_in_group(server);
+    while group.len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+        group = live_in_group(server);
+    }
+    assert_eq!(
+        group.len(),
+        2,
+        "the server's group: the shell and its command"
+    );
+
+    running.signal(SIGKILL);
+    let killed = Instant::now();
+    // Not reaped yet: the guardian reads how the program died from its zombie.
+    let mut done = false;
+    while killed.elapsed() < Duration::from_secs(1) {
+        if leftovers().is_empty() && live_in_group(server).is_empty() && dead(guardian) {
+            done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let took = killed.elapsed();
+    let ended = running.finish();
+    let report = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        done,
+        "a second after kill -9: left {:?}, server group {:?}, guardian dead: {}\n{ended}\n--- stderr.log ---\n{report}",
+        leftovers(),
+        live_in_group(server),
+        dead(guardian),
+    );
+    ended.assert_killed_by(SIGKILL);
+    for line in [
+        format!(
+            "cleanup-guardian[{guardian}]: guardian[{pid}] was killed by SIGKILL without doing 3 durable cleanups; doing them now"
+        ),
+        format!("cleanup-guardian[{guardian}]: killed child {server} and its process group"),
+        format!(
+            "cleanup-guardian[{guardian}]: removed {}",
+            run_dir.join(format!("guardian.{pid}")).display()
+        ),
+        format!(
+            "cleanup-guardian[{guardian}]: removed {}",
+            run_dir.join("guardian.pid").display()
+        ),
+    ] {
+        assert_eq!(
+            report.lines().filter(|seen| *seen == line).count(),
+            1,
+            "once: `{line}` (all gone after {took:?})\n--- stderr.log ---\n{report}"
+        );
+    }
+}
+
+#[test]
+fn guardian_example_on_sigterm_cleans_up_itself() {
+    let scratch = Scratch::new("guardian-sigterm");
+    let run_dir = scratch.path().join("run");
+    std::fs::create_dir(&run_dir).expect("create the run directory");
+    let log = scratch.path().join("stderr.log");
+    let mut running = guardian_example(&run_dir, &log).start();
+    running.wait_stdout_starting("ready:");
+    let guardian = guardian_of(running.pid());
+    let server = children_named(running.pid(), "sh")[0];
+    running.signal(SIGTERM);
+    running.finish().assert_killed_by(SIGTERM);
+    // The program did it all before it died.
+    assert_eq!(std::fs::read_dir(&run_dir).unwrap().count(), 0);
+    assert!(
+        live_in_group(server).is_empty(),
+        "the server's group is gone"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dead(guardian) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(dead(guardian), "the guardian exited");
+    let report = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        report.contains("shutdown: SIGTERM received") && !report.contains("cleanup-guardian["),
+        "the program's own shutdown, no word from the guardian:\n{report}"
+    );
 }
 
 fn builder() -> Spawn {

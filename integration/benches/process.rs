@@ -10,7 +10,12 @@
 //! - kill to exit: from `kill(SIGTERM)` to `waitpid` returning, for a program
 //!   with nothing to clean against one that dies by the default action;
 //! - drain: 100 000 guards and finalizers run at shutdown, against calling as
-//!   many boxed closures in a loop.
+//!   many boxed closures in a loop;
+//! - the guardian (`#[graceful_main(guardian)]`): start-up against a plain
+//!   `main` (and `#[graceful_main]` without it); SIGKILL of the program to
+//!   the directory it had `remove_on_exit`ed gone, against SIGKILL to exit
+//!   of a plain program; and the guardian process's VmRSS while the program
+//!   waits, against a plain program's.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -61,6 +66,256 @@ fn main() {
         &drains,
         Some(&baselines),
     );
+    println!();
+
+    guardian(trials, &program);
+}
+
+/// The three figures of the guardian.
+fn guardian(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
+    // A guardian outlives its program by design: as this process's orphan
+    // (not init's), it can be waited for, so that no trial runs beside the
+    // previous one's guardian still at work.
+    // SAFETY: prctl(2) with an integer option; it only sets a flag on us.
+    let result = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    assert_eq!(result, 0, "PR_SET_CHILD_SUBREAPER failed");
+
+    let (mut bare, mut graceful, mut guarded) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..trials {
+        bare.push(start_up(&program("hello_bare")));
+        graceful.push(start_up(&program("hello_graceful")));
+        guarded.push(start_up(&program("hello_guardian")));
+        // Its guardian, now ours: it leaves once it has read the end of
+        // the pipe.
+        reap(-1);
+    }
+    report("start-up, plain main", &bare, None);
+    report("start-up, #[graceful_main]", &graceful, Some(&bare));
+    report(
+        "start-up, #[graceful_main(guardian)]",
+        &guarded,
+        Some(&bare),
+    );
+    println!(
+        "  start-up cost of guardian: {:.1} µs over a plain main, {:.1} µs over #[graceful_main] (median differences)\n",
+        (median(&guarded) - median(&bare)) * 1e6,
+        (median(&guarded) - median(&graceful)) * 1e6
+    );
+
+    let scratch = std::env::temp_dir().join(format!("cleanup-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir(&scratch).expect("create the scratch directory");
+    let mut trial = 0;
+    let (bare, cleaned) = alternate(
+        trials,
+        || sigkill_to_exit(&program("wait_bare")),
+        || {
+            trial += 1;
+            sigkill_to_cleaned(&program("guardian_kill"), &scratch.join(trial.to_string()))
+        },
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    report("SIGKILL to exit, plain program", &bare, None);
+    report("SIGKILL to cleaned, by the guardian", &cleaned, Some(&bare));
+    println!();
+
+    let (bare, rss) = alternate(
+        trials,
+        || program_rss(&program("wait_bare")),
+        || guardian_rss(&program("wait_guardian")),
+    );
+    report_kib("VmRSS of a plain program, waiting", &bare, None);
+    let guardian: Vec<f64> = rss.iter().map(|(guardian, _, _)| *guardian).collect();
+    let anon: Vec<f64> = rss.iter().map(|(_, anon, _)| *anon).collect();
+    let program: Vec<f64> = rss.iter().map(|(_, _, program)| *program).collect();
+    report_kib("VmRSS of the guardian", &guardian, Some(&bare));
+    report_kib("  of which RssAnon", &anon, None);
+    report_kib("VmRSS of the program it watches", &program, Some(&bare));
+}
+
+/// Seconds from `kill(SIGKILL)` to `waitpid` returning, after `ready`.
+fn sigkill_to_exit(program: &PathBuf) -> f64 {
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = start_ready(program, None);
+    let started = Instant::now();
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    let result = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(result, 0, "kill failed");
+    let status = child.wait().expect("wait for the program");
+    let elapsed = started.elapsed();
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+    elapsed.as_secs_f64()
+}
+
+/// Seconds from `kill(SIGKILL)` of a program with a guardian to the
+/// directory it had `remove_on_exit`ed gone: the parent directory is
+/// watched with inotify, so the harness sleeps until the removal (no
+/// polling loop taking one of the two cores from the guardian). The
+/// program is reaped only afterwards, as a parent that is not looking
+/// would: the guardian reads how it died from its zombie.
+fn sigkill_to_cleaned(program: &PathBuf, dir: &std::path::Path) -> f64 {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::process::ExitStatusExt as _;
+
+    let mut child = start_ready(program, Some(dir));
+    assert!(dir.is_dir(), "the program made {}", dir.display());
+    let guardian = guardian_of(child.id() as libc::pid_t);
+    let parent = CString::new(dir.parent().expect("a parent").as_os_str().as_bytes())
+        .expect("a path without NUL");
+    // SAFETY: inotify_init1(2) and inotify_add_watch(2) with a
+    // NUL-terminated path; the descriptor is closed below.
+    let inotify = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+    assert!(inotify >= 0, "inotify_init1 failed");
+    // SAFETY: as above.
+    let watch = unsafe { libc::inotify_add_watch(inotify, parent.as_ptr(), libc::IN_DELETE) };
+    assert!(watch >= 0, "inotify_add_watch failed");
+
+    let started = Instant::now();
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    let result = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(result, 0, "kill failed");
+    let mut fd = libc::pollfd {
+        fd: inotify,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll(2) on one live pollfd.
+    let ready = unsafe { libc::poll(&mut fd, 1, 5_000) };
+    let elapsed = started.elapsed();
+    // SAFETY: close(2) of our own inotify descriptor.
+    unsafe { libc::close(inotify) };
+    assert_eq!(ready, 1, "the directory was not removed within 5 s");
+    assert!(!dir.exists(), "{} is still there", dir.display());
+
+    let status = child.wait().expect("wait for the program");
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+    // The next trial starts once this guardian has left.
+    reap(guardian);
+    elapsed.as_secs_f64()
+}
+
+/// The bare program's VmRSS, in KiB, once it is ready.
+fn program_rss(program: &PathBuf) -> f64 {
+    let mut child = start_ready(program, None);
+    let rss = vm_rss(child.id() as libc::pid_t, "VmRSS");
+    let _ = child.kill();
+    let _ = child.wait();
+    rss
+}
+
+/// The guardian's VmRSS and RssAnon, and its program's VmRSS, in KiB,
+/// once the guardian waits.
+fn guardian_rss(program: &PathBuf) -> (f64, f64, f64) {
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = start_ready(program, None);
+    let pid = child.id() as libc::pid_t;
+    let guardian = guardian_of(pid);
+    // Settled: asleep in its poll, having read the record of the program's
+    // durable cleanup.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proc_state(guardian) != Some('S') || pipe_unread(guardian) {
+        assert!(Instant::now() < deadline, "the guardian never settled");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let figures = (
+        vm_rss(guardian, "VmRSS"),
+        vm_rss(guardian, "RssAnon"),
+        vm_rss(pid, "VmRSS"),
+    );
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = child.wait().expect("wait for the program");
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}");
+    reap(guardian);
+    figures
+}
+
+/// Starts `program` (with `arg`), its stdout piped, and waits for `ready`.
+fn start_ready(program: &PathBuf, arg: Option<&std::path::Path>) -> std::process::Child {
+    let mut command = Command::new(program);
+    command.stdout(Stdio::piped()).stderr(Stdio::null());
+    if let Some(arg) = arg {
+        command.arg(arg);
+    }
+    let mut child = command.spawn().expect("start the program");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("read the ready line");
+    assert_eq!(line.trim(), "ready", "{}", program.display());
+    child
+}
+
+/// The guardian of `pid`: its child that has named itself `cleanup-guard`
+/// (before, its name is the executable's).
+fn guardian_of(pid: libc::pid_t) -> libc::pid_t {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let found = children.split_whitespace().find(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == "cleanup-guard")
+        });
+        if let Some(found) = found {
+            return found.parse().expect("a pid");
+        }
+        assert!(Instant::now() < deadline, "no guardian under {pid}");
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// Field 3 of `/proc/<pid>/stat`; `None` once it is gone.
+fn proc_state(pid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Whether the guardian's pipe (its descriptor 3) still holds bytes it
+/// has not read: `/proc/<pid>/fdinfo` does not say, so ask FIONREAD on
+/// the same pipe reopened through `/proc/<pid>/fd/3`.
+fn pipe_unread(guardian: libc::pid_t) -> bool {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let Ok(pipe) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(format!("/proc/{guardian}/fd/3"))
+    else {
+        return false;
+    };
+    let mut unread: libc::c_int = 0;
+    // SAFETY: ioctl(2) FIONREAD into a live c_int, on a descriptor we own.
+    let result = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut unread) };
+    result == 0 && unread > 0
+}
+
+/// Waits for `pid` (-1: any), a guardian whose program has ended, so
+/// this process's child (see `PR_SET_CHILD_SUBREAPER` above).
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    // SAFETY: waitpid(2) into a live int.
+    let reaped = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(
+        reaped > 0 && (pid < 0 || reaped == pid),
+        "waitpid({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the guardian {reaped} ended with status {status:#x}"
+    );
+}
+
+/// A `… kB` line of `/proc/<pid>/status`, in KiB.
+fn vm_rss(pid: libc::pid_t, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().strip_suffix(" kB")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for {pid}"))
 }
 
 /// Builds the programs with the release profile; returns their directory.
@@ -71,6 +326,9 @@ fn build() -> PathBuf {
         "wait_bare",
         "wait_graceful",
         "drain",
+        "hello_guardian",
+        "guardian_kill",
+        "wait_guardian",
     ];
     let mut command = Command::new(env!("CARGO"));
     command
@@ -90,11 +348,11 @@ fn build() -> PathBuf {
 }
 
 /// Runs `a` and `b` in turns, `trials` times each.
-fn alternate(
+fn alternate<A, B>(
     trials: usize,
-    mut a: impl FnMut() -> f64,
-    mut b: impl FnMut() -> f64,
-) -> (Vec<f64>, Vec<f64>) {
+    mut a: impl FnMut() -> A,
+    mut b: impl FnMut() -> B,
+) -> (Vec<A>, Vec<B>) {
     let (mut first, mut second) = (Vec::new(), Vec::new());
     for _ in 0..trials {
         first.push(a());
@@ -170,6 +428,22 @@ fn percentile(samples: &[f64], p: f64) -> f64 {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// As [`report`], for sizes in KiB.
+fn report_kib(what: &str, samples: &[f64], baseline: Option<&[f64]>) {
+    let ratio = baseline.map_or(String::new(), |base| {
+        format!(
+            "   ×{:.2} the baseline's median",
+            median(samples) / median(base)
+        )
+    });
+    println!(
+        "{what:<42} {:>6} KiB / {:>6} KiB (max {:.0}){ratio}",
+        median(samples),
+        percentile(samples, 0.99),
+        samples.iter().copied().fold(0.0, f64::max)
+    );
 }
 
 fn report(what: &str, samples: &[f64], baseline: Option<&[f64]>) {
