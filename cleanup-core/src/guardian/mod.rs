@@ -3,8 +3,11 @@
 //!
 //! `#[graceful_main(guardian)]` starts it first thing, while the process has
 //! one thread: the program's own executable, run again (`/proc/self/exe`)
-//! with `CLEANUP_GUARDIAN` in its environment, which `run` sees before
-//! anything else and turns into [`serve`] instead of `main`'s body. A fresh
+//! as `cleanup-guardian <pid>,<timeout_ms>` with the pipe at fd 3, which
+//! `run` sees before anything else and turns into [`serve`] instead of
+//! `main`'s body. The program does not wait for it to load (a `clone`
+//! without `CLONE_VFORK`): its start-up costs the program a few system
+//! calls. A fresh
 //! image rather than a `fork`'s copy: its memory is its own few pages, not a
 //! copy of the program's.
 //!
@@ -39,10 +42,6 @@ pub use durable::{remove_on_exit, run_on_exit};
 pub(crate) use wire::{Record, Work};
 
 use crate::state::lock;
-
-/// Set in the guardian's environment: `pid,timeout_ms` of the program it
-/// watches.
-pub(crate) const ENV: &str = "CLEANUP_GUARDIAN";
 
 /// Where the guardian finds the read end of the pipe, and a pidfd of the
 /// program (opened by the program itself: the guardian has it even when
@@ -91,14 +90,18 @@ pub(crate) fn send(record: &Record) {
     }
 }
 
-/// In the guardian's process (`CLEANUP_GUARDIAN` set): serves, never
+/// In the guardian's process (argv `cleanup-guardian <spec>`): serves, never
 /// returns. Elsewhere does nothing. Called first thing by `run`.
 pub(crate) fn serve_if_asked() {
-    let Some(spec) = std::env::var_os(ENV) else {
+    let mut args = std::env::args_os();
+    if args.next().as_deref() != Some(std::ffi::OsStr::new("cleanup-guardian")) {
+        return;
+    }
+    let (Some(spec), None) = (args.next(), args.next()) else {
         return;
     };
-    // A guardian has the pipe at fd 3. The variable without it (exported by
-    // hand, inherited by mistake) is not a reason to skip `main`.
+    // A guardian has the pipe at fd 3: a program merely named so, run by
+    // hand, goes on to its `main`.
     // SAFETY: fstat(2) fills a zeroed stat of the right type.
     let piped = unsafe {
         let mut stat: libc::stat = std::mem::zeroed();
@@ -107,10 +110,6 @@ pub(crate) fn serve_if_asked() {
     if piped {
         serve::serve(&spec);
     }
-    std::env::remove_var(ENV);
-    crate::log::always(format_args!(
-        "cleanup: ignoring {ENV} (set for a guardian process, which this is not)"
-    ));
 }
 
 /// A `fork`ed child is not the program the guardian watches: it must not
@@ -147,19 +146,21 @@ pub(crate) fn start(timeout: Duration) {
     }
 }
 
+/// What the guardian's first instants need, prepared by the program and
+/// never freed: the child reads it, in the program's memory, until its
+/// `execve`, while the program runs on.
+#[cfg(target_os = "linux")]
+struct Launch {
+    read: i32,
+    pidfd: i32,
+    argv: [*const libc::c_char; 3],
+    envp: Vec<*const libc::c_char>,
+}
+
 #[cfg(target_os = "linux")]
 fn spawn(timeout: Duration) -> io::Result<()> {
     use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt as _;
-    use std::ptr;
 
-    fn check(ret: libc::c_int) -> io::Result<()> {
-        match ret {
-            0 => Ok(()),
-            -1 => Err(io::Error::last_os_error()),
-            err => Err(io::Error::from_raw_os_error(err)),
-        }
-    }
     /// Moves `fd` to a number above the ones the child gets (3, 4), so no
     /// `dup2` in the child meets itself and keeps its close-on-exec flag.
     fn above_targets(fd: i32) -> io::Result<i32> {
@@ -174,9 +175,15 @@ fn spawn(timeout: Duration) -> io::Result<()> {
         }
     }
 
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+
     let mut ends = [0; 2];
     // SAFETY: pipe2(2) fills the two-element array.
-    check(unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
     let read = above_targets(ends[0])?;
     let write = above_targets(ends[1])?;
     // SAFETY: the pidfd_open(2) system call on this process, no flags.
@@ -186,79 +193,114 @@ fn spawn(timeout: Duration) -> io::Result<()> {
         .filter(|&fd| fd >= 0)
         .and_then(|fd| above_targets(fd).ok())
         .unwrap_or(-1);
-    let spec = format!("{ENV}={},{}", std::process::id(), timeout.as_millis());
-    let mut env: Vec<CString> = std::env::vars_os()
-        .filter(|(key, _)| key != ENV)
-        .filter_map(|(key, value)| {
-            let mut entry = key.as_bytes().to_vec();
-            entry.push(b'=');
-            entry.extend_from_slice(value.as_bytes());
-            CString::new(entry).ok()
-        })
-        .collect();
-    env.push(CString::new(spec).map_err(io::Error::other)?);
-    let mut envp: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
-    envp.push(ptr::null_mut());
-    let argv0 = c"cleanup-guardian";
-    let argv = [argv0.as_ptr().cast_mut(), ptr::null_mut()];
+    let spec = CString::new(format!("{},{}", std::process::id(), timeout.as_millis()))
+        .map_err(io::Error::other)?;
+    // The environment as it is now, by pointer: the strings stay (the C
+    // library never frees them), the array may not if the program changes
+    // its environment while the child still reads it.
+    let mut envp = Vec::new();
+    // SAFETY: `environ` is the C library's NULL-terminated array; the
+    // process has one thread, so nothing changes it while it is read.
+    unsafe {
+        let mut at = environ;
+        while !at.is_null() && !(*at).is_null() {
+            envp.push(*at);
+            at = at.add(1);
+        }
+    }
+    envp.push(std::ptr::null());
+    let launch: &'static Launch = Box::leak(Box::new(Launch {
+        read,
+        pidfd,
+        argv: [GUARDIAN_ARG0.as_ptr(), spec.into_raw(), std::ptr::null()],
+        envp,
+    }));
 
-    // SAFETY: the posix_spawn objects are initialized before use and
-    // destroyed after; every pointer handed over (paths, argv, envp) is
-    // NUL-terminated and outlives the call.
-    let spawned = unsafe {
-        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
-        check(libc::posix_spawn_file_actions_init(&mut actions))?;
-        check(libc::posix_spawnattr_init(&mut attr))?;
-        let result = (|| {
-            check(libc::posix_spawn_file_actions_adddup2(&mut actions, read, PIPE_FD))?;
-            if pidfd >= 0 {
-                check(libc::posix_spawn_file_actions_adddup2(&mut actions, pidfd, PIDFD_FD))?;
-            }
-            // stdin and stdout on /dev/null; stderr shared (see the module).
-            let null = c"/dev/null".as_ptr();
-            check(libc::posix_spawn_file_actions_addopen(&mut actions, 0, null, libc::O_RDONLY, 0))?;
-            check(libc::posix_spawn_file_actions_addopen(&mut actions, 1, null, libc::O_WRONLY, 0))?;
-            // No signal of the program's blocked or caught in the guardian.
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            check(libc::posix_spawnattr_setsigmask(&mut attr, &none))?;
-            let mut defaults: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut defaults);
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-                libc::sigaddset(&mut defaults, sig);
-            }
-            check(libc::posix_spawnattr_setsigdefault(&mut attr, &defaults))?;
-            check(libc::posix_spawnattr_setflags(
-                &mut attr,
-                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
-            ))?;
-            let mut pid = 0;
-            check(libc::posix_spawn(
-                &mut pid,
-                c"/proc/self/exe".as_ptr(),
-                &actions,
-                &attr,
-                argv.as_ptr(),
-                envp.as_ptr(),
-            ))
-        })();
-        libc::posix_spawn_file_actions_destroy(&mut actions);
-        libc::posix_spawnattr_destroy(&mut attr);
+    const STACK: usize = 64 * 1024;
+    // SAFETY: mmap(2) of a fresh private anonymous region, checked below;
+    // it is the child's stack until its execve, and never unmapped.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // The child shares this memory until its execve, and signals stay
+    // blocked in it (the mask outlives execve; the guardian unblocks them):
+    // no handler of the program ever runs in it. The program does not wait
+    // for the child (no CLONE_VFORK): loading the image is the child's time.
+    // SAFETY: sigfillset/pthread_sigmask on live sets; clone(2) with a
+    // stack we own, its top 16-byte aligned, and `launch`, which lives
+    // forever; the child runs `exec_guardian` only, which makes system
+    // calls and never returns.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut previous);
+        let top = stack.cast::<u8>().add(STACK).cast::<libc::c_void>();
+        let pid = libc::clone(
+            exec_guardian,
+            top,
+            libc::CLONE_VM | libc::SIGCHLD,
+            (launch as *const Launch).cast_mut().cast(),
+        );
+        let error = io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+        // The child has its own copies of these (no CLONE_FILES).
         libc::close(read);
         if pidfd >= 0 {
             libc::close(pidfd);
         }
-        result
-    };
-    if let Err(err) = spawned {
-        // SAFETY: close(2) of our own write end, never published.
-        unsafe { libc::close(write) };
-        return Err(err);
+        if pid < 0 {
+            libc::close(write);
+            return Err(error);
+        }
     }
     PIPE.store(write, Ordering::SeqCst);
     crate::hooks::install_fork_hook();
     Ok(())
+}
+
+/// The guardian's argv[0], by which `run` knows it is one.
+const GUARDIAN_ARG0: &std::ffi::CStr = c"cleanup-guardian";
+
+/// The child of `clone`, in the program's memory until its execve: puts the
+/// pipe at fd 3, the pidfd at fd 4, stdin and stdout on /dev/null, and
+/// becomes the guardian. System calls only; never returns.
+#[cfg(target_os = "linux")]
+extern "C" fn exec_guardian(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the leaked `Launch`; dup2(2), open(2), execve(2) and
+    // _exit(2) with descriptors this child owns and NUL-terminated arrays
+    // that live forever.
+    unsafe {
+        let launch = &*arg.cast::<Launch>();
+        libc::dup2(launch.read, PIPE_FD);
+        if launch.pidfd >= 0 {
+            libc::dup2(launch.pidfd, PIDFD_FD);
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+        libc::execve(
+            c"/proc/self/exe".as_ptr(),
+            launch.argv.as_ptr(),
+            launch.envp.as_ptr(),
+        );
+        libc::_exit(127)
+    }
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::durable::{remove, run};
 use super::wire::{Record, Work};
-use super::{ENV, PIDFD_FD, PIPE_FD};
+use super::{PIDFD_FD, PIPE_FD};
 
 /// Kept for each cleanup still to do after the one being done, as the
 /// program's own drain keeps it.
@@ -55,8 +55,14 @@ pub(super) fn serve(spec: &OsStr) -> ! {
         // SAFETY: _exit(2) ends this process without running anything else.
         unsafe { libc::_exit(2) }
     };
-    // Commands this process runs must not take themselves for guardians.
-    std::env::remove_var(ENV);
+    // The program blocked every signal around the clone; the mask survived
+    // the execve.
+    // SAFETY: sigemptyset/pthread_sigmask on a live set.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
     // SAFETY: setsid(2) and prctl(2) with a NUL-terminated literal: a
     // session of its own (no terminal, out of the program's process group),
     // and a name `ps` shows.
