@@ -146,9 +146,8 @@ pub(crate) fn start(timeout: Duration) {
     }
 }
 
-/// What the guardian's first instants need, prepared by the program and
-/// never freed: the child reads it, in the program's memory, until its
-/// `execve`, while the program runs on.
+/// What the guardian's first instants need, prepared by the program before
+/// the fork.
 #[cfg(target_os = "linux")]
 struct Launch {
     read: i32,
@@ -216,45 +215,26 @@ fn spawn(timeout: Duration) -> io::Result<()> {
         envp,
     }));
 
-    const STACK: usize = 64 * 1024;
-    // SAFETY: mmap(2) of a fresh private anonymous region, checked below;
-    // it is the child's stack until its execve, and never unmapped.
-    let stack = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            STACK,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-            -1,
-            0,
-        )
-    };
-    if stack == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    // The child shares this memory until its execve, and signals stay
-    // blocked in it (the mask outlives execve; the guardian unblocks them):
-    // no handler of the program ever runs in it. The program does not wait
-    // for the child (no CLONE_VFORK): loading the image is the child's time.
-    // SAFETY: sigfillset/pthread_sigmask on live sets; clone(2) with a
-    // stack we own, its top 16-byte aligned, and `launch`, which lives
-    // forever; the child runs `exec_guardian` only, which makes system
-    // calls and never returns.
+    // A fork of this (one-threaded) process that only makes the system
+    // calls of `exec_guardian`, signals blocked in it until the guardian's
+    // image has replaced it (the mask outlives execve; the guardian
+    // unblocks them): no handler of the program ever runs in it. The raw
+    // system call, not the C library's fork: no fork handlers run in the
+    // child. The program does not wait for it to load its image.
+    // SAFETY: sigfillset/pthread_sigmask on live sets; clone(2) with the
+    // flags of fork(2); the child calls `exec_guardian` only, which never
+    // returns.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut previous: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut previous);
-        let top = stack.cast::<u8>().add(STACK).cast::<libc::c_void>();
-        let pid = libc::clone(
-            exec_guardian,
-            top,
-            libc::CLONE_VM | libc::SIGCHLD,
-            (launch as *const Launch).cast_mut().cast(),
-        );
+        let pid = libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0);
+        if pid == 0 {
+            exec_guardian(launch);
+        }
         let error = io::Error::last_os_error();
         libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
-        // The child has its own copies of these (no CLONE_FILES).
         libc::close(read);
         if pidfd >= 0 {
             libc::close(pidfd);
@@ -272,16 +252,14 @@ fn spawn(timeout: Duration) -> io::Result<()> {
 /// The guardian's argv[0], by which `run` knows it is one.
 const GUARDIAN_ARG0: &std::ffi::CStr = c"cleanup-guardian";
 
-/// The child of `clone`, in the program's memory until its execve: puts the
-/// pipe at fd 3, the pidfd at fd 4, stdin and stdout on /dev/null, and
-/// becomes the guardian. System calls only; never returns.
+/// The forked child: puts the pipe at fd 3, the pidfd at fd 4, stdin and
+/// stdout on /dev/null, and becomes the guardian. System calls only; never
+/// returns.
 #[cfg(target_os = "linux")]
-extern "C" fn exec_guardian(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the leaked `Launch`; dup2(2), open(2), execve(2) and
-    // _exit(2) with descriptors this child owns and NUL-terminated arrays
-    // that live forever.
+fn exec_guardian(launch: &Launch) -> ! {
+    // SAFETY: dup2(2), open(2), execve(2) and _exit(2) with descriptors this
+    // child owns and NUL-terminated arrays that live forever.
     unsafe {
-        let launch = &*arg.cast::<Launch>();
         libc::dup2(launch.read, PIPE_FD);
         if launch.pidfd >= 0 {
             libc::dup2(launch.pidfd, PIDFD_FD);
