@@ -5,9 +5,8 @@
 //! one thread: the program's own executable, run again (`/proc/self/exe`)
 //! as `cleanup-guardian <pid>,<timeout_ms>` with the pipe at fd 3, which
 //! `run` sees before anything else and turns into [`serve`] instead of
-//! `main`'s body. The program does not wait for it to load (a `clone`
-//! without `CLONE_VFORK`): its start-up costs the program a few system
-//! calls. A fresh
+//! `main`'s body. The program forks it (the raw system call: no fork
+//! handlers) and does not wait for it to load its image. A fresh
 //! image rather than a `fork`'s copy: its memory is its own few pages, not a
 //! copy of the program's.
 //!
