@@ -207,10 +207,16 @@ fn spawn(timeout: Duration) -> io::Result<()> {
                 libc::sigaddset(&mut defaults, sig);
             }
             check(libc::posix_spawnattr_setsigdefault(&mut attr, &defaults))?;
-            check(libc::posix_spawnattr_setflags(
-                &mut attr,
-                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
-            ))?;
+            let flags =
+                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short;
+            // Its own session before it runs a line (`posix_spawn` returns
+            // while its `exec` is still under way): a kill of the program's
+            // group right after start cannot reach it either. A C library
+            // without the flag (glibc < 2.26) refuses it; the guardian's own
+            // `setsid` then does it.
+            if libc::posix_spawnattr_setflags(&mut attr, flags | libc::POSIX_SPAWN_SETSID) != 0 {
+                check(libc::posix_spawnattr_setflags(&mut attr, flags))?;
+            }
             let mut pid = 0;
             check(libc::posix_spawn(
                 &mut pid,

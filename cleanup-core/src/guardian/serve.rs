@@ -54,6 +54,7 @@ pub(super) fn serve(spec: &OsStr) -> ! {
     };
     // Commands this process runs must not take themselves for guardians.
     std::env::remove_var(ENV);
+    close_inherited();
     // SAFETY: setsid(2) and prctl(2) with a NUL-terminated literal: a
     // session of its own (no terminal, out of the program's process group),
     // and a name `ps` shows.
@@ -340,6 +341,34 @@ fn trim_code_pages() {
         // read-and-execute, backed by a file: MADV_DONTNEED only unmaps its
         // pages, which are faulted back unchanged from the file when used.
         unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+}
+
+/// Closes every descriptor above the two the program gave us: the ones the
+/// program had inherited without close-on-exec (a shell's `exec 7>&1`, a
+/// jobserver's pipe, a socket of systemd's) came along through `exec`, and a
+/// guardian holding them would keep a pipe's reader from seeing its end.
+fn close_inherited() {
+    let first = (STDERR_FD + 1) as libc::c_uint;
+    // SAFETY: close_range(2) on descriptors this process owns, none in use.
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
+    if closed == 0 {
+        return;
+    }
+    // Before Linux 5.9: the ones `/proc` lists, read before any is closed.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds {
+        if fd > STDERR_FD {
+            // SAFETY: close(2); the directory's own descriptor is already
+            // closed (EBADF, harmless).
+            unsafe { libc::close(fd) };
+        }
     }
 }
 
