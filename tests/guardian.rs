@@ -92,7 +92,7 @@ impl Drop for Scratch {
 fn with_stderr_file(scenario: &str, scratch: &Scratch) -> Spawn {
     Spawn::program("sh", &format!("fixture_guardian {scenario}"))
         .arg("-c")
-        .arg(r#"err=$1; shift; ulimit -c 0; exec "$0" "$@" 2>"$err""#)
+        .arg(r#"err=$1; shift; ulimit -c 0; exec "$0" "$@" 2>>"$err""#)
         .arg(fixture_path("guardian", Profile::Current))
         .arg(scratch.path("stderr"))
         .arg(scenario)
@@ -158,11 +158,6 @@ impl Pids {
             children.push(Process::of(pid(running, "grandchild"), "grandchild"));
         }
         let program = Process::of(pid(running, "pid"), "program");
-        assert_eq!(
-            program.pid,
-            running.pid(),
-            "the fixture runs as the harness's child"
-        );
         let guardian = Process::of(pid(running, "guardian"), "guardian");
         let session = pid(running, "session");
         // From the moment `main`'s body runs, a kill of the program's
@@ -338,6 +333,26 @@ fn assert_guardian_shape(pids: &Pids) {
     }
 }
 
+/// Whether the kernel keeps a reaped process's status for its pidfds
+/// (`PIDFD_INFO_EXIT`, Linux 6.15): before, a guardian that comes after
+/// the program's parent has reaped it cannot tell how it died.
+fn kernel_keeps_exit_status() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u32>().ok());
+    (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (6, 15)
+}
+
+/// The guardian's line saying how the program died: `how`, or, on a kernel
+/// that cannot tell it once the parent has reaped the program, that.
+fn says_how_it_died(stderr: &str, how: &str) -> bool {
+    guardian_lines(stderr).iter().any(|line| {
+        line.contains(how)
+            || (!kernel_keeps_exit_status() && line.contains("its status was collected"))
+    })
+}
+
 /// The guardian's lines on the program's stderr.
 fn guardian_lines(stderr: &str) -> Vec<&str> {
     stderr
@@ -360,6 +375,7 @@ fn killed_by_sigkill(test: &str, group: bool) {
     }
     let mut running = spawn.start();
     let pids = Pids::read(&mut running, true);
+    assert_eq!(pids.program.pid, running.pid(), "`sh` execs the fixture");
     assert_guardian_shape(&pids);
     if group {
         // SAFETY: kill(2) of the process group our own unreaped child leads.
@@ -386,9 +402,10 @@ fn killed_by_sigkill(test: &str, group: bool) {
     let stderr = scratch.stderr();
     let lines = guardian_lines(&stderr);
     assert!(
-        lines
-            .iter()
-            .any(|line| line.contains("SIGKILL") && line.contains(&pids.program.pid.to_string())),
+        says_how_it_died(
+            &stderr,
+            &format!("[{}] was killed by SIGKILL", pids.program.pid)
+        ),
         "no guardian line saying the program {} died by SIGKILL\n{state}",
         pids.program.pid
     );
@@ -408,6 +425,38 @@ fn sigkill_of_the_program_the_guardian_does_every_durable_cleanup_within_a_secon
 #[test]
 fn sigkill_of_the_program_s_process_group_does_not_reach_the_guardian() {
     killed_by_sigkill("kill9-group", true);
+}
+
+/// A parent blocked in `wait` (a shell running the program) reaps it the
+/// moment it dies, often before the guardian could read its status from
+/// `/proc`: the guardian still says how it died, and the shell sees 137.
+/// A race, so five times.
+#[test]
+fn a_parent_that_reaps_at_once_does_not_keep_the_guardian_from_saying_how_the_program_died() {
+    for _ in 0..5 {
+        let scratch = Scratch::new("reaped");
+        let mut running = Spawn::program("bash", "bash -c 'fixture_guardian wait; echo status $?'")
+            .arg("-c")
+            .arg(r#"err=$1; shift; "$0" "$@" 2>>"$err"; echo "status $?""#)
+            .arg(fixture_path("guardian", Profile::Current))
+            .arg(scratch.path("stderr"))
+            .arg("wait")
+            .arg(&scratch.0)
+            .start();
+        let pids = Pids::read(&mut running, true);
+        running.signal_pid(pids.program.pid, SIGKILL);
+        running.wait_stdout("status 137");
+        let ended = running.finish();
+        ended.assert_code(0);
+        assert_guardian_exits(&scratch, &pids, &ended);
+        assert_all_done_once(&scratch, &pids, &ended);
+        let stderr = scratch.stderr();
+        assert!(
+            says_how_it_died(&stderr, "was killed by SIGKILL"),
+            "no guardian line saying the program died by SIGKILL\n{}",
+            state_of(&scratch, &pids, &ended)
+        );
+    }
 }
 
 // ---- normal ends ------------------------------------------------------------
@@ -468,9 +517,7 @@ fn crash(scenario: &str, sig: i32, name: &str) {
     assert_all_done_once(&scratch, &pids, &ended);
     let stderr = scratch.stderr();
     assert!(
-        guardian_lines(&stderr)
-            .iter()
-            .any(|line| line.contains(name)),
+        says_how_it_died(&stderr, &format!("was killed by {name}")),
         "no guardian line saying the program died by {name}\n{}",
         state_of(&scratch, &pids, &ended)
     );
@@ -818,10 +865,12 @@ fn random_trial(seed: u64) -> Result<(), String> {
             ));
         }
     }
-    let guardian_did = guardian_lines(&scratch.stderr()).len();
+    let stderr = scratch.stderr();
+    let guardian_did = guardian_lines(&stderr).len();
+    let still_running = stderr.matches("not run again").count();
     println!(
         "  {} after {delay:?}: {} registered, {} cancelled, {}, {} commands ran, \
-         {guardian_did} lines from the guardian",
+         {guardian_did} lines from the guardian, {still_running} left running",
         if killed { "killed" } else { "not killed" },
         kinds.len(),
         cancelled.len(),

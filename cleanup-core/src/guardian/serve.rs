@@ -21,6 +21,8 @@ const RESERVE: Duration = Duration::from_millis(25);
 enum State {
     Armed,
     Claimed,
+    /// A command whose process the program had started.
+    Started,
     Done,
 }
 
@@ -134,7 +136,11 @@ impl Guardian {
                 dead = unsafe { libc::getppid() } != self.program;
             }
         }
-        let status = zombie_status(self.program);
+        // Its parent may reap it at any moment (a shell waiting for it does
+        // at once): then only the pidfd still knows how it ended.
+        let status = exited_status(pidfd)
+            .or_else(|| zombie_status(self.program))
+            .or_else(|| exited_status(pidfd));
         if pidfd >= 0 {
             // SAFETY: close(2) of our own pidfd.
             unsafe { libc::close(pidfd) };
@@ -157,6 +163,7 @@ impl Guardian {
                 });
             }
             Record::Claimed(id) => self.set(id, Some(State::Claimed)),
+            Record::Started(id) => self.set(id, Some(State::Started)),
             Record::Done(id) => self.set(id, Some(State::Done)),
             Record::Cancel(id) => self.set(id, None),
         }
@@ -184,8 +191,9 @@ impl Guardian {
             match (entry.state, &entry.work) {
                 (State::Done, _) => close(entry.pidfd),
                 // A command the program had started may still be running:
-                // it is not run a second time.
-                (State::Claimed, Work::Run(command)) => running.push(command.describe()),
+                // it is not run a second time. One only claimed (the
+                // program died before its `fork`) is run.
+                (State::Started, Work::Run(command)) => running.push(command.describe()),
                 _ => todo.push(entry),
             }
         }
@@ -232,7 +240,7 @@ impl Guardian {
                 Err(err) => self.say(&format!("cannot remove {}: {err}", path.display())),
             },
             Work::Run(command) => {
-                let status = run(command, Some(until), |line| self.say(&line));
+                let status = run(command, Some(until), None, |line| self.say(&line));
                 if status.is_some_and(|status| status.success()) {
                     self.say(&format!("ran `{}`", command.describe()));
                 }
@@ -436,6 +444,36 @@ fn zombie_status(pid: i32) -> Option<i32> {
         return None;
     }
     fields.get(52 - 3)?.parse().ok()
+}
+
+/// How the process behind `pidfd` ended (its wait status), once its parent
+/// has reaped it: `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT` (Linux 6.15).
+fn exited_status(pidfd: i32) -> Option<i32> {
+    /// `struct pidfd_info` as Linux 6.15 first had it (`PIDFD_INFO_SIZE_VER0`);
+    /// later kernels take this size too.
+    #[repr(C)]
+    #[derive(Default)]
+    struct PidfdInfo {
+        mask: u64,
+        cgroupid: u64,
+        ids: [u32; 11],
+        exit_code: i32,
+    }
+    const PIDFD_INFO_EXIT: u64 = 1 << 3;
+    // _IOWR(PIDFS_IOCTL_MAGIC = 0xFF, 11, struct pidfd_info).
+    const PIDFD_GET_INFO: libc::c_ulong =
+        (3 << 30) | ((std::mem::size_of::<PidfdInfo>() as libc::c_ulong) << 16) | (0xFF << 8) | 11;
+    if pidfd < 0 {
+        return None;
+    }
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: ioctl(2) on our own pidfd, writing at most the size encoded in
+    // the request into a live struct of that size. An older kernel refuses it.
+    let got = unsafe { libc::ioctl(pidfd, PIDFD_GET_INFO as _, &mut info) };
+    (got == 0 && info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code)
 }
 
 /// How many times the OOM killer acted in `pid`'s cgroup (v2).
