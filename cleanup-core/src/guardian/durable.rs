@@ -34,7 +34,7 @@ use crate::registry::{self, Finalizer};
 pub fn remove_on_exit(path: impl AsRef<Path>) -> Finalizer {
     let path = absolute(path.as_ref());
     let work = Work::Remove(path.clone());
-    durable(Location::caller(), work, move || {
+    durable(Location::caller(), work, move |_| {
         if let Err(err) = remove(&path) {
             crate::log::always(format_args!(
                 "cleanup: cannot remove {}: {err}",
@@ -87,9 +87,9 @@ pub fn run_on_exit(command: &mut Command) -> Finalizer {
             .collect(),
     };
     let work = Work::Run(recipe.clone());
-    durable(Location::caller(), work, move || {
+    durable(Location::caller(), work, move |id| {
         let until = crate::deadline::deadline();
-        run(&recipe, until, |line| {
+        run(&recipe, until, Some(id), |line| {
             crate::log::always(format_args!("cleanup: {line}"));
         });
     })
@@ -99,7 +99,7 @@ pub fn run_on_exit(command: &mut Command) -> Finalizer {
 fn durable(
     at: &'static Location<'static>,
     work: Work,
-    f: impl FnOnce() + Send + 'static,
+    f: impl FnOnce(u64) + Send + 'static,
 ) -> Finalizer {
     let id = next_id();
     // Told first: should the process die before the finalizer is armed, the
@@ -107,7 +107,7 @@ fn durable(
     send(&Record::Add(id, work));
     registry::durable_finalizer(at, id, move || {
         send(&Record::Claimed(id));
-        f();
+        f(id);
         send(&Record::Done(id));
     })
 }
@@ -136,15 +136,21 @@ pub(super) fn remove(path: &Path) -> io::Result<()> {
 }
 
 /// Runs `recipe` and waits for it until `until`, then kills it. `say` gets
-/// a line for anything but a success.
+/// a line for anything but a success. With `started`, the guardian's id of
+/// it, the command's process tells the guardian it exists.
 pub(super) fn run(
     recipe: &wire::Command,
     until: Option<Instant>,
+    started: Option<u64>,
     mut say: impl FnMut(String),
 ) -> Option<ExitStatus> {
     let mut command = recipe.to_std();
     command.stdin(std::process::Stdio::null());
-    let mut child = match command.spawn() {
+    let spawned = match started {
+        Some(id) => super::spawn_telling(&mut command, &Record::Started(id)),
+        None => command.spawn(),
+    };
+    let mut child = match spawned {
         Ok(child) => child,
         Err(err) => {
             say(format!("cannot run `{}`: {err}", recipe.describe()));

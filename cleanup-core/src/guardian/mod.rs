@@ -12,7 +12,8 @@
 //!
 //! The program keeps the write end of a pipe; the guardian the read end, and
 //! a pidfd of the program. Durable cleanups are data ([`wire::Record`]):
-//! each registration, claim, completion and cancellation is one record,
+//! each registration, claim, completion and cancellation is one record (and
+//! a command's start, written by the command's own process before its exec),
 //! written before the call returns, so it has reached the guardian (the
 //! pipe's buffer outlives the writer) whatever happens next. On a normal end
 //! the program does every durable cleanup itself, the guardian reads that
@@ -87,6 +88,52 @@ pub(crate) fn send(record: &Record) {
         }
         rest = &rest[n as usize..];
     }
+}
+
+/// Spawns `command`, whose process tells the guardian `record` itself,
+/// between its `fork` and its `exec`. Told by the parent before the spawn,
+/// a death before the `fork` would leave the command never run; after it, a
+/// death before the record would have it run twice.
+pub(crate) fn spawn_telling(
+    command: &mut std::process::Command,
+    record: &Record,
+) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt as _;
+
+    let fd = PIPE.load(Ordering::Relaxed);
+    if fd < 0 {
+        return command.spawn();
+    }
+    let bytes = record.encode();
+    // A record this short is written whole by one write(2) (PIPE_BUF), but
+    // a longer one of another thread's could be split around it: none is
+    // written until the child has exec'd.
+    let _writing = lock(&WRITING);
+    // The child's own copy: its fork hook closes the one in `PIPE`.
+    // SAFETY: fcntl(2) duplicating a descriptor we own.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if copy < 0 {
+        return command.spawn();
+    }
+    // SAFETY: the closure runs in the forked child and makes only
+    // async-signal-safe calls (sigaction, write) on memory it owns.
+    unsafe {
+        command.pre_exec(move || {
+            // The guardian gone, the write fails with EPIPE instead of
+            // killing the command.
+            let mut ignore: libc::sigaction = std::mem::zeroed();
+            ignore.sa_sigaction = libc::SIG_IGN;
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGPIPE, &ignore, &mut old);
+            libc::write(copy, bytes.as_ptr().cast(), bytes.len());
+            libc::sigaction(libc::SIGPIPE, &old, std::ptr::null_mut());
+            Ok(())
+        })
+    };
+    let child = command.spawn();
+    // SAFETY: close(2) of our own copy, which the child had until its exec.
+    unsafe { libc::close(copy) };
+    child
 }
 
 /// In the guardian's process (argv `cleanup-guardian <spec>`): serves, never
@@ -259,6 +306,9 @@ fn exec_guardian(launch: &Launch) -> ! {
     // SAFETY: dup2(2), open(2), execve(2) and _exit(2) with descriptors this
     // child owns and NUL-terminated arrays that live forever.
     unsafe {
+        // Its own session before its first instruction of its own: a kill
+        // of the program's process group right after start misses it.
+        libc::setsid();
         libc::dup2(launch.read, PIPE_FD);
         if launch.pidfd >= 0 {
             libc::dup2(launch.pidfd, PIDFD_FD);

@@ -21,6 +21,8 @@ const RESERVE: Duration = Duration::from_millis(25);
 enum State {
     Armed,
     Claimed,
+    /// A command whose process the program had started.
+    Started,
     Done,
 }
 
@@ -55,7 +57,8 @@ pub(super) fn serve(spec: &OsStr) -> ! {
         // SAFETY: _exit(2) ends this process without running anything else.
         unsafe { libc::_exit(2) }
     };
-    // The program blocked every signal around the clone; the mask survived
+    close_inherited();
+    // The program blocked every signal around the fork; the mask survived
     // the execve.
     // SAFETY: sigemptyset/pthread_sigmask on a live set.
     unsafe {
@@ -63,11 +66,9 @@ pub(super) fn serve(spec: &OsStr) -> ! {
         libc::sigemptyset(&mut none);
         libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     }
-    // SAFETY: setsid(2) and prctl(2) with a NUL-terminated literal: a
-    // session of its own (no terminal, out of the program's process group),
-    // and a name `ps` shows.
+    // SAFETY: prctl(2) with a NUL-terminated literal: a name `ps` shows.
+    // (Its own session it has from before its exec.)
     unsafe {
-        libc::setsid();
         libc::prctl(libc::PR_SET_NAME, c"cleanup-guard".as_ptr());
     }
     let program = program as i32;
@@ -187,6 +188,7 @@ impl Guardian {
                 });
             }
             Record::Claimed(id) => self.set(id, Some(State::Claimed)),
+            Record::Started(id) => self.set(id, Some(State::Started)),
             Record::Done(id) => self.set(id, Some(State::Done)),
             Record::Cancel(id) => self.set(id, None),
         }
@@ -214,8 +216,9 @@ impl Guardian {
             match (entry.state, &entry.work) {
                 (State::Done, _) => close(entry.pidfd),
                 // A command the program had started may still be running:
-                // it is not run a second time.
-                (State::Claimed, Work::Run(command)) => running.push(command.describe()),
+                // it is not run a second time. One only claimed (the
+                // program died before its `fork`) is run.
+                (State::Started, Work::Run(command)) => running.push(command.describe()),
                 _ => todo.push(entry),
             }
         }
@@ -266,7 +269,7 @@ impl Guardian {
                 Err(err) => self.say(&format!("cannot remove {}: {err}", path.display())),
             },
             Work::Run(command) => {
-                let status = run(command, Some(until), |line| self.say(&line));
+                let status = run(command, Some(until), None, |line| self.say(&line));
                 if status.is_some_and(|status| status.success()) {
                     self.say(&format!("ran `{}`", command.describe()));
                 }
@@ -358,6 +361,34 @@ impl Guardian {
                 libc::write(fd, text.as_ptr().cast(), text.len());
                 libc::close(fd);
             }
+        }
+    }
+}
+
+/// Closes every descriptor above the two the program gave us: the ones the
+/// program had inherited without close-on-exec (a shell's `exec 7>&1`, a
+/// jobserver's pipe, a socket of systemd's) came along through `exec`, and a
+/// guardian holding them would keep a pipe's reader from seeing its end.
+fn close_inherited() {
+    let first = (PIDFD_FD + 1) as libc::c_uint;
+    // SAFETY: close_range(2) on descriptors this process owns, none in use.
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
+    if closed == 0 {
+        return;
+    }
+    // Before Linux 5.9: the ones `/proc` lists, read before any is closed.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in fds {
+        if fd > PIDFD_FD {
+            // SAFETY: close(2); the directory's own descriptor is already
+            // closed (EBADF, harmless).
+            unsafe { libc::close(fd) };
         }
     }
 }

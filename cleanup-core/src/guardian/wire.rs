@@ -65,6 +65,9 @@ pub(crate) enum Record {
     Claimed(u64),
     /// The program finished it.
     Done(u64),
+    /// A `run_on_exit` command's process exists: written by that process
+    /// itself, between its `fork` and its `exec`.
+    Started(u64),
     /// `cancel()`: it will never run, here or there.
     Cancel(u64),
 }
@@ -75,6 +78,7 @@ const ADD_CHILD: u8 = 3;
 const CLAIMED: u8 = 4;
 const DONE: u8 = 5;
 const CANCEL: u8 = 6;
+const STARTED: u8 = 7;
 
 impl Record {
     pub(crate) fn encode(&self) -> Vec<u8> {
@@ -116,6 +120,7 @@ impl Record {
             Record::Claimed(id) => tagged(CLAIMED, *id),
             Record::Done(id) => tagged(DONE, *id),
             Record::Cancel(id) => tagged(CANCEL, *id),
+            Record::Started(id) => tagged(STARTED, *id),
         }
         let len = u32::try_from(out.len() - 4).unwrap_or(u32::MAX);
         out[..4].copy_from_slice(&len.to_le_bytes());
@@ -226,6 +231,7 @@ impl Reader<'_> {
             CLAIMED => Record::Claimed(id),
             DONE => Record::Done(id),
             CANCEL => Record::Cancel(id),
+            STARTED => Record::Started(id),
             _ => return None,
         })
     }
@@ -256,6 +262,7 @@ mod tests {
                 },
             ),
             Record::Claimed(1),
+            Record::Started(2),
             Record::Done(1),
             Record::Cancel(2),
         ];
