@@ -696,11 +696,10 @@ fn a_second_ctrl_c_skips_the_in_process_cleanups_but_not_the_durable_ones() {
 
 /// DESIGN.md, "Children": no orphans. A child of `spawn` in its own group
 /// is forwarded the SIGINT itself; a process of its group that ignores
-/// SIGINT (a shell's background job) outlives the shutdown, since only the
-/// tracked child is waited for and SIGKILLed, not the rest of its group.
-/// Not the guardian's: without one it is the same.
+/// SIGINT (a shell's background job) must not outlive the shutdown: once
+/// the leader has ended, the rest of its group is SIGKILLed before the
+/// leader is reaped. Not the guardian's: without one it is the same.
 #[test]
-#[ignore = "known bug in children.rs: the rest of a child's group is not killed after a SIGINT"]
 fn sigint_leaves_no_process_of_a_child_s_group_behind() {
     let scratch = Scratch::new("sigint");
     let mut running = with_stderr_file("wait", &scratch).start();

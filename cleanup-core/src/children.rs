@@ -58,6 +58,7 @@ impl Tracked {
         match &mut *state {
             State::Ended(status) => Ok(Some(*status)),
             State::Running(child) => {
+                self.end_its_group_if_it_ended();
                 let status = child.try_wait()?;
                 if let Some(status) = status {
                     *state = State::Ended(status);
@@ -65,6 +66,34 @@ impl Tracked {
                 }
                 Ok(status)
             }
+        }
+    }
+
+    /// During a shutdown, a child that led its own process group and has
+    /// ended takes the rest of its group with it: a process there that
+    /// ignored the forwarded signal (a shell's background job ignores
+    /// SIGINT) would otherwise be left behind once the leader is reaped.
+    /// Looked at before the reaping, while the leader's zombie still holds
+    /// the group's id, so the SIGKILL cannot reach a reused one.
+    fn end_its_group_if_it_ended(&self) {
+        if self.pgid != self.pid || !crate::state::is_shutting_down() {
+            return;
+        }
+        // SAFETY: waitid(2) on our own unreaped child, WNOWAIT: it stays a
+        // zombie; siginfo is a zeroed struct of the right type.
+        let ended = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                self.pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            ) == 0
+                && info.si_pid() == self.pid
+        };
+        if ended {
+            // SAFETY: kill(2) of the group our unreaped child led.
+            unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
         }
     }
 
