@@ -17,8 +17,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    fixture_path, proc_children, proc_stat, Ended, ProcStat, Profile, Running, Spawn, MARGIN,
-    SIGINT, SIGKILL, SIGTERM, TIMEOUT_SECS,
+    fixture_path, proc_children, Ended, ProcStat, Process, Profile, Running, Spawn, MARGIN, SIGINT,
+    SIGKILL, SIGTERM, TIMEOUT_SECS,
 };
 
 const FIXTURE: &str = "children";
@@ -41,32 +41,6 @@ fn child_pid(running: &mut Running) -> libc::pid_t {
     line["child:".len()..]
         .parse()
         .unwrap_or_else(|err| panic!("bad line `{line}`: {err}"))
-}
-
-/// One process, named by its pid and its start time: a pid reused by
-/// another process later is not mistaken for it.
-struct Process {
-    pid: libc::pid_t,
-    what: &'static str,
-    start_time: u64,
-}
-
-impl Process {
-    /// The process `pid`, which must exist now.
-    #[track_caller]
-    fn of(pid: libc::pid_t, what: &'static str) -> Process {
-        let stat = proc_stat(pid).unwrap_or_else(|| panic!("no {what} {pid} in /proc"));
-        Process {
-            pid,
-            what,
-            start_time: stat.start_time,
-        }
-    }
-
-    /// What `/proc` says of it, if it still exists, reaped or not.
-    fn stat(&self) -> Option<ProcStat> {
-        proc_stat(self.pid).filter(|stat| stat.start_time == self.start_time)
-    }
 }
 
 /// The child `sh` and its children, listed while they run. The shell

@@ -29,7 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    fixture_path, proc_stat, Ended, Profile, Running, Spawn, SIGABRT, SIGINT, SIGKILL, SIGTERM,
+    fixture_path, Ended, Process, Profile, Running, Spawn, SIGABRT, SIGINT, SIGKILL, SIGTERM,
 };
 
 /// What the issue asks of the guardian after a `kill -9`: everything done,
@@ -104,41 +104,6 @@ fn with_stderr_file(scenario: &str, scratch: &Scratch) -> Spawn {
         .arg(&scratch.0)
 }
 
-/// One process, named by its pid and its start time: a pid reused later by
-/// another process is not mistaken for it.
-#[derive(Clone, Copy, Debug)]
-struct Process {
-    pid: libc::pid_t,
-    what: &'static str,
-    start_time: u64,
-}
-
-impl Process {
-    #[track_caller]
-    fn of(pid: libc::pid_t, what: &'static str) -> Process {
-        let stat = proc_stat(pid).unwrap_or_else(|| panic!("no {what} {pid} in /proc"));
-        Process {
-            pid,
-            what,
-            start_time: stat.start_time,
-        }
-    }
-
-    /// Its state (`S`, `Z`…) while it has an entry in `/proc`.
-    fn state(&self) -> Option<char> {
-        proc_stat(self.pid)
-            .filter(|stat| stat.start_time == self.start_time)
-            .map(|stat| stat.state)
-    }
-
-    /// Dead: gone, or a zombie. Once the program is dead, its children and
-    /// its guardian are reaped by whoever adopts them (PID 1, a subreaper),
-    /// on its own schedule: a zombie then has nothing left to do.
-    fn dead(&self) -> bool {
-        !matches!(self.state(), Some(state) if state != 'Z')
-    }
-}
-
 /// The processes the fixture prints before `ready`.
 struct Pids {
     program: Process,
@@ -203,7 +168,12 @@ fn state_of(scratch: &Scratch, pids: &Pids, ended: &Ended) -> String {
         scratch.record()
     );
     for process in pids.children.iter().chain([&pids.guardian]) {
-        text += &format!("{} {}: {:?}\n", process.what, process.pid, process.state());
+        text += &format!(
+            "{} {}: {:?}\n",
+            process.what,
+            process.pid,
+            process.stat().map(|stat| stat.state)
+        );
     }
     text + &format!("--- stderr file ---\n{}---\n{ended}", scratch.stderr())
 }
@@ -477,7 +447,8 @@ fn a_parent_that_reaps_at_once_does_not_keep_the_guardian_from_saying_how_the_pr
 
 /// A normal end: the program does each durable cleanup once itself; the
 /// guardian exits without a word; the status is the program's own.
-fn normal_end(scenario: &str, signal: Option<i32>, check: impl Fn(&Ended)) {
+/// Runs `scenario` to its end, by itself or by `signal` once it is ready.
+fn run_to_end(scenario: &str, signal: Option<i32>) -> (Scratch, Pids, Ended) {
     let scratch = Scratch::new(scenario);
     let mut running = with_stderr_file(scenario, &scratch).start();
     let pids = Pids::read(&mut running, true);
@@ -486,6 +457,11 @@ fn normal_end(scenario: &str, signal: Option<i32>, check: impl Fn(&Ended)) {
         running.signal(sig);
     }
     let ended = running.finish();
+    (scratch, pids, ended)
+}
+
+fn normal_end(scenario: &str, signal: Option<i32>, check: impl Fn(&Ended)) {
+    let (scratch, pids, ended) = run_to_end(scenario, signal);
     check(&ended);
     assert_guardian_exits(&scratch, &pids, &ended);
     assert_all_done_once(&scratch, &pids, &ended);
@@ -523,11 +499,7 @@ fn process_exit_the_program_does_its_durable_cleanups_and_the_guardian_nothing()
 /// A crash: the guardian does the cleanups and says how the program died;
 /// the parent sees the program's own death.
 fn crash(scenario: &str, sig: i32, name: &str) {
-    let scratch = Scratch::new(scenario);
-    let mut running = with_stderr_file(scenario, &scratch).start();
-    let pids = Pids::read(&mut running, true);
-    scratch.go();
-    let ended = running.finish();
+    let (scratch, pids, ended) = run_to_end(scenario, None);
     ended.assert_killed_by(sig);
     assert_guardian_exits(&scratch, &pids, &ended);
     assert_all_done_once(&scratch, &pids, &ended);
@@ -555,14 +527,7 @@ fn stack_overflow_the_guardian_does_the_durable_cleanups() {
 /// A cancelled `run_on_exit` never runs, a cancelled `remove_on_exit` never
 /// removes: not by the guardian after a SIGKILL, not by the program itself.
 fn cancelled(scenario: &str, signal: Option<i32>, status: impl Fn(&Ended)) {
-    let scratch = Scratch::new(scenario);
-    let mut running = with_stderr_file(scenario, &scratch).start();
-    let pids = Pids::read(&mut running, true);
-    scratch.go();
-    if let Some(sig) = signal {
-        running.signal(sig);
-    }
-    let ended = running.finish();
+    let (scratch, pids, ended) = run_to_end(scenario, signal);
     status(&ended);
     assert_guardian_exits(&scratch, &pids, &ended);
     // The others were done: the cancelled ones had their chance.

@@ -104,6 +104,21 @@ struct Running {
     elsewhere: bool,
 }
 
+impl Running {
+    /// `… hung, abandoned after 2.4s`, a warning.
+    fn say_hung(&self, now: Instant) {
+        log::event(
+            Level::Warn,
+            self.name.fields().elapsed(now - self.started),
+            format_args!(
+                "{} hung, abandoned after {}",
+                self.name,
+                Secs(now - self.started)
+            ),
+        );
+    }
+}
+
 static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     phase: Phase::Running,
     config: Config::new(),
@@ -791,15 +806,7 @@ pub(crate) fn watch() -> ! {
             // again in the deadline's line with those it kept from running.
             let running = machine.running.take();
             if let Some(running) = &running {
-                log::event(
-                    Level::Warn,
-                    running.name.fields().elapsed(now - running.started),
-                    format_args!(
-                        "{} hung, abandoned after {}",
-                        running.name,
-                        Secs(now - running.started)
-                    ),
-                );
+                running.say_hung(now);
                 machine.hung += 1;
             }
             let ending = machine.ending(true);
@@ -854,15 +861,7 @@ pub(crate) fn watch() -> ! {
             Phase::Cleaning => {
                 if let Some(running) = machine.running.as_ref() {
                     if now >= running.until {
-                        log::event(
-                            Level::Warn,
-                            running.name.fields().elapsed(now - running.started),
-                            format_args!(
-                                "{} hung, abandoned after {}",
-                                running.name,
-                                Secs(now - running.started)
-                            ),
-                        );
+                        running.say_hung(now);
                         let (ticket, elsewhere) = (running.ticket, running.elsewhere);
                         if !elsewhere && running.name.0 == Kind::Finalizer {
                             // Abandoned: the guards' turn comes again.

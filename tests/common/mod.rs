@@ -683,6 +683,38 @@ pub fn proc_stat(pid: libc::pid_t) -> Option<ProcStat> {
     })
 }
 
+/// One process, named by its pid and its start time: a pid reused later by
+/// another process is not mistaken for it.
+#[derive(Clone, Copy, Debug)]
+pub struct Process {
+    pub pid: libc::pid_t,
+    pub what: &'static str,
+    pub start_time: u64,
+}
+
+impl Process {
+    /// The process `pid`, which must exist now.
+    #[track_caller]
+    pub fn of(pid: libc::pid_t, what: &'static str) -> Process {
+        let stat = proc_stat(pid).unwrap_or_else(|| panic!("no {what} {pid} in /proc"));
+        Process {
+            pid,
+            what,
+            start_time: stat.start_time,
+        }
+    }
+
+    /// What `/proc` says of it, if it still exists, reaped or not.
+    pub fn stat(&self) -> Option<ProcStat> {
+        proc_stat(self.pid).filter(|stat| stat.start_time == self.start_time)
+    }
+
+    /// Dead: gone, or a zombie that whoever adopted it reaps in its time.
+    pub fn dead(&self) -> bool {
+        !matches!(self.stat(), Some(stat) if stat.state != 'Z')
+    }
+}
+
 /// The children of `pid`, from `/proc/<pid>/task/*/children` (every thread's).
 pub fn proc_children(pid: libc::pid_t) -> Vec<libc::pid_t> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {

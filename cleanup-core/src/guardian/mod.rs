@@ -192,14 +192,20 @@ pub(crate) fn start(timeout: Duration) {
     }
 }
 
-/// What the guardian's first instants need, prepared by the program before
-/// the fork.
+/// A pidfd of `pid`, or -1 (before Linux 5.3, or `pid` gone).
+fn pidfd_open(pid: i32) -> i32 {
+    // SAFETY: the pidfd_open(2) system call with a pid and no flags.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    i32::try_from(fd).unwrap_or(-1)
+}
+
+/// What the forked child needs before its exec (its own copy of it).
 #[cfg(target_os = "linux")]
 struct Launch {
     read: i32,
     pidfd: i32,
     argv: [*const libc::c_char; 3],
-    envp: Vec<*const libc::c_char>,
+    envp: *const *const libc::c_char,
 }
 
 #[cfg(target_os = "linux")]
@@ -231,35 +237,20 @@ fn spawn(timeout: Duration) -> io::Result<()> {
     }
     let read = above_targets(ends[0])?;
     let write = above_targets(ends[1])?;
-    // SAFETY: the pidfd_open(2) system call on this process, no flags.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
-    let pidfd = i32::try_from(pidfd)
-        .ok()
-        .filter(|&fd| fd >= 0)
-        .and_then(|fd| above_targets(fd).ok())
-        .unwrap_or(-1);
-    let spec = CString::new(format!("{},{}", std::process::id(), timeout.as_millis()))
-        .map_err(io::Error::other)?;
-    // The environment as it is now, by pointer: the strings stay (the C
-    // library never frees them), the array may not if the program changes
-    // its environment while the child still reads it.
-    let mut envp = Vec::new();
-    // SAFETY: `environ` is the C library's NULL-terminated array; the
-    // process has one thread, so nothing changes it while it is read.
-    unsafe {
-        let mut at = environ;
-        while !at.is_null() && !(*at).is_null() {
-            envp.push(*at);
-            at = at.add(1);
-        }
-    }
-    envp.push(std::ptr::null());
-    let launch: &'static Launch = Box::leak(Box::new(Launch {
+    let pid = std::process::id();
+    let pidfd = match pidfd_open(pid as i32) {
+        -1 => -1,
+        fd => above_targets(fd).unwrap_or(-1),
+    };
+    let spec = CString::new(format!("{pid},{}", timeout.as_millis())).map_err(io::Error::other)?;
+    let launch = Launch {
         read,
         pidfd,
-        argv: [GUARDIAN_ARG0.as_ptr(), spec.into_raw(), std::ptr::null()],
-        envp,
-    }));
+        argv: [GUARDIAN_ARG0.as_ptr(), spec.as_ptr(), std::ptr::null()],
+        // SAFETY: reads the C library's pointer; one thread, so nothing
+        // changes it meanwhile.
+        envp: unsafe { environ },
+    };
 
     // A fork of this (one-threaded) process that only makes the system
     // calls of `exec_guardian`, signals blocked in it until the guardian's
@@ -275,9 +266,9 @@ fn spawn(timeout: Duration) -> io::Result<()> {
         let mut previous: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut previous);
-        let pid = libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0);
-        if pid == 0 {
-            exec_guardian(launch);
+        let child = libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0);
+        if child == 0 {
+            exec_guardian(&launch);
         }
         let error = io::Error::last_os_error();
         libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
@@ -285,7 +276,7 @@ fn spawn(timeout: Duration) -> io::Result<()> {
         if pidfd >= 0 {
             libc::close(pidfd);
         }
-        if pid < 0 {
+        if child < 0 {
             libc::close(write);
             return Err(error);
         }
@@ -304,7 +295,7 @@ const GUARDIAN_ARG0: &std::ffi::CStr = c"cleanup-guardian";
 #[cfg(target_os = "linux")]
 fn exec_guardian(launch: &Launch) -> ! {
     // SAFETY: dup2(2), open(2), execve(2) and _exit(2) with descriptors this
-    // child owns and NUL-terminated arrays that live forever.
+    // child owns and NUL-terminated arrays in its copy of the memory.
     unsafe {
         // Its own session before its first instruction of its own: a kill
         // of the program's process group right after start misses it.
@@ -324,7 +315,7 @@ fn exec_guardian(launch: &Launch) -> ! {
         libc::execve(
             c"/proc/self/exe".as_ptr(),
             launch.argv.as_ptr(),
-            launch.envp.as_ptr(),
+            launch.envp,
         );
         libc::_exit(127)
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::durable::{remove, run};
 use super::wire::{Record, Work};
-use super::{PIDFD_FD, PIPE_FD};
+use super::{pidfd_open, PIDFD_FD, PIPE_FD};
 
 /// Kept for each cleanup still to do after the one being done, as the
 /// program's own drain keeps it.
@@ -82,7 +82,7 @@ pub(super) fn serve(spec: &OsStr) -> ! {
         },
         holds_stderr: std::cell::Cell::new(true),
         entries: Vec::new(),
-        oom_kills: oom_kills(program),
+        oom_kills: oom_kills(),
     };
     trim_code_pages();
     let ended = guardian.watch();
@@ -299,7 +299,7 @@ impl Guardian {
             let oom = sig == libc::SIGKILL
                 && self
                     .oom_kills
-                    .zip(oom_kills(self.program).or_else(|| self.cgroup_oom_kills()))
+                    .zip(oom_kills())
                     .is_some_and(|(before, after)| after > before);
             let core = if libc::WCOREDUMP(status) {
                 " (core dumped)"
@@ -311,12 +311,6 @@ impl Guardian {
         } else {
             format!("exited with code {}", libc::WEXITSTATUS(status))
         }
-    }
-
-    /// The program's cgroup may be gone with it; ours is the same one.
-    fn cgroup_oom_kills(&self) -> Option<u64> {
-        // SAFETY: getpid(2) takes nothing.
-        oom_kills(unsafe { libc::getpid() })
     }
 
     /// Points fd 2 at `/dev/null`: the program's stderr is no longer held.
@@ -445,12 +439,6 @@ fn is_pidfd(fd: i32) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-fn pidfd_open(pid: i32) -> i32 {
-    // SAFETY: the pidfd_open(2) system call with a pid and no flags.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    i32::try_from(fd).unwrap_or(-1)
-}
-
 /// SIGKILL through the pidfd when there is one (never a reused pid).
 fn kill(pidfd: i32, pid: i32) -> bool {
     if pidfd >= 0 {
@@ -540,9 +528,10 @@ fn reaped_status(pidfd: i32) -> Option<i32> {
     (got == 0 && info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code)
 }
 
-/// How many times the OOM killer acted in `pid`'s cgroup (v2).
-fn oom_kills(pid: i32) -> Option<u64> {
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+/// How many times the OOM killer acted in our cgroup (v2): the program's,
+/// which the fork kept us in (its own `/proc` entry goes with it).
+fn oom_kills() -> Option<u64> {
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = cgroup.lines().find_map(|line| line.strip_prefix("0::"))?;
     let events =
         std::fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.events")).ok()?;
