@@ -150,9 +150,9 @@ fn under_a_tracing_subscriber_a_panicking_guard_is_a_warning_naming_it() {
     assert_eq!(done["fields"]["panicked"], 1, "{done}");
 }
 
-#[test]
-fn quiet_drops_the_info_events_but_not_a_hung_cleanup() {
-    let ended = run("logging_tracing_quiet", "hung", &[]);
+/// `scenario` under `quiet` and SIGTERM: its events, none of them INFO.
+fn quiet_events(scenario: &str) -> (Ended, Vec<Value>) {
+    let ended = run("logging_tracing_quiet", scenario, &[]);
     ended.assert_killed_by(SIGTERM);
     no_raw_lines(&ended);
     let events = events(&ended);
@@ -160,6 +160,12 @@ fn quiet_drops_the_info_events_but_not_a_hung_cleanup() {
         events.iter().all(|event| event["level"] != "INFO"),
         "an INFO event under quiet\n{ended}"
     );
+    (ended, events)
+}
+
+#[test]
+fn quiet_drops_the_info_events_but_not_a_hung_cleanup() {
+    let (ended, events) = quiet_events("hung");
     let hung = event(&events, "finalizer registered at", &ended);
     assert_eq!(hung["level"], "WARN", "{hung}");
     assert!(message(hung).contains("hung, abandoned after"), "{hung}");
@@ -168,14 +174,7 @@ fn quiet_drops_the_info_events_but_not_a_hung_cleanup() {
 
 #[test]
 fn quiet_drops_the_info_events_but_not_a_panicking_guard() {
-    let ended = run("logging_tracing_quiet", "panic", &[]);
-    ended.assert_killed_by(SIGTERM);
-    no_raw_lines(&ended);
-    let events = events(&ended);
-    assert!(
-        events.iter().all(|event| event["level"] != "INFO"),
-        "an INFO event under quiet\n{ended}"
-    );
+    let (ended, events) = quiet_events("panic");
     event(&events, "guard created at", &ended);
 }
 
