@@ -67,7 +67,11 @@
 //! the others wait until it has finished, so after `disarm()` returns the
 //! closure never starts. A guard still running on its own thread is waited
 //! for before any finalizer starts; cleanups made during the shutdown still
-//! run. The end of the process has one owner: the first route out (a signal,
+//! run. (Once the drain has run the guards it found when it began, a thread
+//! outside the cleanups that makes a new one is parked in that call: threads
+//! that keep registering cannot keep the process from its deadline.) A
+//! cleanup that hangs is abandoned at its share, which keeps a reserve for
+//! every cleanup still waiting. The end of the process has one owner: the first route out (a signal,
 //! a return, a panic, `exit` on any thread) decides the status, and later
 //! routes wait for it; [`exit`] inside a cleanup sets the final code while
 //! the remaining cleanups still run. A child made by `fork` runs none of its

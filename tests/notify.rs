@@ -27,13 +27,17 @@ const INTERVAL: Duration = Duration::from_secs(1);
 const SLACK: Duration = Duration::from_millis(300);
 
 /// The service manager's end: a datagram socket, read on its own thread,
-/// every datagram stamped with the moment it was read.
+/// every datagram stamped with the moment it was read. As systemd does, a
+/// datagram is read as one assignment a line.
 struct Manager {
     /// The value of `NOTIFY_SOCKET` that names it.
     address: String,
     path: Option<PathBuf>,
     datagrams: Receiver<(Instant, String)>,
+    /// Every assignment, in order.
     received: Vec<(Instant, String)>,
+    /// For each of `received`, the datagram it came in (a count).
+    datagram_of: Vec<usize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -86,6 +90,7 @@ impl Manager {
             path,
             datagrams: rx,
             received: Vec::new(),
+            datagram_of: Vec::new(),
             stop,
         }
     }
@@ -108,7 +113,7 @@ impl Manager {
             }
             let left = until.saturating_duration_since(Instant::now());
             match self.datagrams.recv_timeout(left) {
-                Ok(datagram) => self.received.push(datagram),
+                Ok(datagram) => self.push(datagram),
                 Err(RecvTimeoutError::Timeout) => {
                     panic!("no `{message}` within {PATIENCE:?}; got {:?}", self.texts())
                 }
@@ -123,9 +128,17 @@ impl Manager {
         loop {
             let left = until.saturating_duration_since(Instant::now());
             match self.datagrams.recv_timeout(left) {
-                Ok(datagram) => self.received.push(datagram),
+                Ok(datagram) => self.push(datagram),
                 Err(_) => return,
             }
+        }
+    }
+
+    fn push(&mut self, (at, text): (Instant, String)) {
+        let datagram = self.datagram_of.last().map_or(0, |last| last + 1);
+        for line in text.split('\n').filter(|line| !line.is_empty()) {
+            self.received.push((at, line.to_owned()));
+            self.datagram_of.push(datagram);
         }
     }
 
@@ -371,8 +384,31 @@ fn sigterm_sends_stopping_at_once_then_status_lines() {
     let ready = texts.iter().position(|text| *text == "READY=1").unwrap();
     let stopping = texts.iter().position(|text| *text == "STOPPING=1");
     let stopping = stopping.unwrap_or_else(|| panic!("no STOPPING=1: {texts:?}"));
-    // STOPPING=1 is the first word after READY=1, and comes at once.
+    // STOPPING=1 is the first word after READY=1, and comes at once, in one
+    // datagram with the extension and the reason: a stop that is over a
+    // moment later has still said all three.
     assert_eq!(stopping, ready + 1, "{texts:?}");
+    let first = manager.datagram_of[stopping];
+    let together: Vec<&str> = texts
+        .iter()
+        .zip(&manager.datagram_of)
+        .filter(|(_, datagram)| **datagram == first)
+        .map(|(text, _)| *text)
+        .collect();
+    assert!(
+        together
+            .iter()
+            .any(|text| text.starts_with("EXTEND_TIMEOUT_USEC="))
+            && together.contains(&"STATUS=stopping: SIGTERM received"),
+        "the first datagram of the stop: {together:?}"
+    );
+    // The last word says how it ended, not what it was waiting for.
+    let last_status = texts.iter().rev().find(|text| text.starts_with("STATUS="));
+    assert!(
+        last_status.is_some_and(|status| status.starts_with("STATUS=stopped: done in")
+            && status.ends_with("exiting by SIGTERM")),
+        "{texts:?}"
+    );
     let stopping_at = manager.received[stopping].0;
     assert!(
         stopping_at.saturating_duration_since(signalled) <= SLACK * 3,
@@ -387,6 +423,23 @@ fn sigterm_sends_stopping_at_once_then_status_lines() {
         "no STATUS= line during the shutdown: {texts:?}"
     );
     assert_eq!(manager.count("READY=1"), 1, "{texts:?}");
+}
+
+#[test]
+fn a_stop_that_reaches_its_deadline_says_so_in_its_last_status() {
+    let mut manager = Manager::at_path();
+    let running = manager.spawn("hung-cleanup").short_timeout().start_ready();
+    manager.wait_for("READY=1");
+    let (_, ended) = stop(running, &mut manager);
+    ended.assert_killed_by(SIGTERM);
+    let texts = manager.texts();
+    let last_status = texts.iter().rev().find(|text| text.starts_with("STATUS="));
+    assert!(
+        last_status.is_some_and(|status| status
+            .starts_with("STATUS=stopped: deadline of 2s reached")
+            && status.contains("guard created at")),
+        "{texts:?}"
+    );
 }
 
 #[test]

@@ -18,6 +18,10 @@ const MAX_MARGIN: Duration = Duration::from_millis(500);
 const RESERVE_EACH: Duration = Duration::from_millis(25);
 /// Never less than this kept for the cleanups when the body is stuck.
 const MIN_CLEANUP_SHARE: Duration = Duration::from_millis(100);
+/// How long before the hard deadline the runtime thread stops the cleanups
+/// to say what did not run and leave, so it is gone by the deadline (a
+/// fortieth of shorter timeouts); the deadline timer is the backstop.
+const MAX_WRAP_UP: Duration = Duration::from_millis(25);
 
 /// When the process will be gone, once a shutdown has started.
 static HARD: OnceCell<Instant> = OnceCell::new();
@@ -79,15 +83,24 @@ impl Budget {
         self.hard() - share
     }
 
-    /// When a cleanup started at `now`, with `after` more waiting, is
-    /// abandoned: it may use all that is left but a reserve for the others,
-    /// the reserve never more than half of what is left.
+    /// When the runtime thread stops whatever still runs, says so, and
+    /// leaves: a moment before [`Budget::hard`], so the process is gone by
+    /// then.
+    pub(crate) fn wrap_up(&self) -> Instant {
+        self.hard() - (effective(self.timeout) / 40).min(MAX_WRAP_UP)
+    }
+
+    /// When a cleanup started at `now`, with `after` more waiting (guards
+    /// and finalizers alike), is abandoned: it may use all that is left but
+    /// a reserve for the others, the reserve never more than half of what
+    /// is left.
     pub(crate) fn cleanup_until(&self, now: Instant, after: usize) -> Instant {
-        let left = self.hard().saturating_duration_since(now);
+        let end = self.wrap_up();
+        let left = end.saturating_duration_since(now);
         let reserve = RESERVE_EACH
             .saturating_mul(u32::try_from(after).unwrap_or(u32::MAX))
             .min(left / 2);
-        self.hard() - reserve
+        end - reserve
     }
 
     pub(crate) fn left(&self, now: Instant) -> Duration {
@@ -123,17 +136,23 @@ mod tests {
     fn a_cleanup_keeps_a_reserve_for_the_others() {
         let start = Instant::now();
         let budget = Budget::new(start, Duration::from_secs(2));
-        // The last one may use everything.
-        assert_eq!(budget.cleanup_until(start, 0), budget.hard());
+        // The wrap-up: 25 ms before the hard deadline.
+        let end = budget.hard() - Duration::from_millis(25);
+        assert_eq!(budget.wrap_up(), end);
+        // The last one may use everything up to it.
+        assert_eq!(budget.cleanup_until(start, 0), end);
         // Three more waiting: 75 ms kept back.
         assert_eq!(
             budget.cleanup_until(start, 3),
-            budget.hard() - Duration::from_millis(75)
+            end - Duration::from_millis(75)
         );
         // A thousand more: never more than half of what is left.
         assert_eq!(
             budget.cleanup_until(start, 1000),
-            budget.hard() - Duration::from_millis(950)
+            end - (end - start) / 2
         );
+        // A fortieth of a short one: 285 ms / 40.
+        let short = Budget::new(start, Duration::from_millis(300));
+        assert_eq!(short.hard() - short.wrap_up(), Duration::from_micros(7125));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 /// A thread is inside the C library's `exit`: a second `exit` would wait for
@@ -17,6 +17,38 @@ thread_local! {
     /// This thread is leaving the process on the shutdown's behalf: the exit
     /// hook it meets on the way has nothing left to do.
     static LEAVING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// How the process ends if the deadline timer fires (the runtime thread did
+/// not leave in time): a code (`>= 0`), a signal (`-n`), an abort, or unset.
+static AT_DEADLINE: AtomicI64 = AtomicI64::new(UNSET);
+const UNSET: i64 = i64::MIN;
+const ABORT: i64 = i64::MIN + 1;
+
+/// Records how the process ends should the deadline pass: what the
+/// shutdown's runtime thread would end it with.
+pub(crate) fn set_deadline_ending(ending: Ending) {
+    let encoded = match ending {
+        Ending::Code(code) => i64::from(code).max(0),
+        Ending::Raise(sig) => -i64::from(sig),
+        Ending::Abort => ABORT,
+    };
+    AT_DEADLINE.store(encoded, Ordering::SeqCst);
+}
+
+/// The ending recorded by [`set_deadline_ending`]. Async-signal-safe.
+pub(crate) fn deadline_ending() -> Option<Ending> {
+    match AT_DEADLINE.load(Ordering::SeqCst) {
+        UNSET => None,
+        ABORT => Some(Ending::Abort),
+        code if code >= 0 => Some(Ending::Code(code as i32)),
+        sig => Some(Ending::Raise((-sig) as i32)),
+    }
+}
+
+/// Forgets the recorded ending (a forked child's shutdown is its own).
+pub(crate) fn reset_deadline_ending() {
+    AT_DEADLINE.store(UNSET, Ordering::SeqCst);
 }
 
 pub(crate) fn set_exiting() {

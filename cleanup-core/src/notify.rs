@@ -91,13 +91,33 @@ pub(crate) fn ready() {
     send(NotifyState::Ready);
 }
 
+/// `STOPPING=1` has been sent: once, at the signal, even when a drain delay
+/// comes before the drain.
+static STOPPING_SENT: AtomicBool = AtomicBool::new(false);
+
 /// `STOPPING=1`: the shutdown has begun.
 pub(crate) fn stopping() {
-    // Once: at the signal, even when a drain delay comes before the drain.
-    static SENT: AtomicBool = AtomicBool::new(false);
-    if notifier().is_some() && !SENT.swap(true, Ordering::SeqCst) {
+    if notifier().is_some() && !STOPPING_SENT.swap(true, Ordering::SeqCst) {
         send(NotifyState::Stopping);
     }
+}
+
+/// `STOPPING=1` (unless sent already), `EXTEND_TIMEOUT_USEC` and `STATUS=`
+/// in one datagram: a stop that ends a moment later has still said all of
+/// it.
+pub(crate) fn stopping_for(status: &str, extend: Option<Duration>) {
+    let Some(notifier) = notifier() else {
+        return;
+    };
+    let mut states = Vec::with_capacity(3);
+    if !STOPPING_SENT.swap(true, Ordering::SeqCst) {
+        states.push(NotifyState::Stopping);
+    }
+    if let Some(by) = extend {
+        states.push(NotifyState::ExtendTimeoutUsec(usec_u32(by)));
+    }
+    states.push(NotifyState::Status(status));
+    notifier.send_all(&states);
 }
 
 /// `STATUS=<text>`: one line for `systemctl status`. A line break in `text`
@@ -233,13 +253,28 @@ impl Notifier {
         self.send_from(std::process::id(), state);
     }
 
+    /// Several assignments in one datagram, one a line (a `STATUS=` last:
+    /// only its tail is cut if the whole is too long).
+    fn send_all(&self, states: &[NotifyState<'_>]) {
+        self.send_all_from(std::process::id(), states);
+    }
+
     /// Sends `state` if `pid`, the caller's, is the one recorded.
     fn send_from(&self, pid: u32, state: NotifyState<'_>) {
+        self.send_all_from(pid, &[state]);
+    }
+
+    fn send_all_from(&self, pid: u32, states: &[NotifyState<'_>]) {
         if pid != self.pid {
             return;
         }
         let mut message = Message::new();
-        let _ = write!(message, "{state}");
+        for (i, state) in states.iter().enumerate() {
+            if i > 0 {
+                message.newline();
+            }
+            let _ = write!(message, "{state}");
+        }
         // A manager that is gone or wedged loses the message, nothing more.
         let _ = self.send_bytes(message.as_bytes());
     }
@@ -379,6 +414,14 @@ impl Message {
 
     fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
+    }
+
+    /// Ends one assignment: the only line break a message carries.
+    fn newline(&mut self) {
+        if self.len < MAX_MESSAGE {
+            self.bytes[self.len] = b'\n';
+            self.len += 1;
+        }
     }
 }
 

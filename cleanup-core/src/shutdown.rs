@@ -16,13 +16,19 @@
 //!   later route waits there for the owner and never cuts it short.
 //! - In `Cleaning` one executor at a time runs the cleanups: it claims each
 //!   one in the registry (so a drop or a disarm racing it cannot also run
-//!   it), guards newest first; it waits for guards running on their own
-//!   threads before any finalizer; then finalizers newest first; cleanups
-//!   made meanwhile are found by the next scan; once nothing is left, the
-//!   registry closes and is scanned once more. The runtime thread watches
-//!   the executor: one that overstays its cleanup's share is named and
-//!   abandoned, and a fresh executor goes on with the rest.
-//! - At the hard deadline the runtime thread ends the process, whatever runs.
+//!   it). First the guards its first scan finds, newest first; then the
+//!   registry closes (a thread that makes a cleanup from now on, outside a
+//!   cleanup, is parked in that call: threads that keep registering cannot
+//!   keep the drain from its end); then the guards made meanwhile; it waits
+//!   for guards running on their own threads; then finalizers newest first,
+//!   and whatever cleanups add, until nothing is left. The runtime thread
+//!   watches the executor: one that overstays its cleanup's share (which
+//!   keeps a reserve for every cleanup still waiting, guards and finalizers
+//!   alike) is named and abandoned, and a fresh executor goes on with the
+//!   rest.
+//! - Just before the hard deadline the runtime thread says what did not run
+//!   and ends the process, whatever runs; at the deadline itself the timer
+//!   ends it if that thread could not.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -80,8 +86,13 @@ struct Machine {
     /// Claimed cleanups the executor no longer waits for: abandoned when they
     /// hung, or ended by an `exit` inside them.
     settled: Vec<Ticket>,
-    /// The registry was closed: the scan after it was the last.
+    /// The executor has taken the guards of its first scan.
+    first_pass: bool,
+    /// The registry was closed: from now on only cleanups add cleanups.
     closed: bool,
+    /// Cleanups waiting behind the current batch (the finalizers behind a
+    /// batch of guards): each share keeps their reserve too.
+    after_batch: usize,
     /// When the runtime thread will next look: an executor starting a
     /// cleanup due earlier wakes it (one notify, not one per cleanup).
     watch_at: Option<Instant>,
@@ -98,7 +109,12 @@ struct Machine {
 struct Running {
     ticket: Ticket,
     name: Name,
+    /// When the cleanup started (for a guard running by its own drop: when
+    /// that drop began, or, if before the shutdown, the shutdown's start).
     started: Instant,
+    /// The guard's drop began before the shutdown did: `started` is a
+    /// lower bound.
+    started_before: bool,
     until: Instant,
     /// Waiting for a guard that another thread runs, not running one.
     elsewhere: bool,
@@ -107,13 +123,19 @@ struct Running {
 impl Running {
     /// `… hung, abandoned after 2.4s`, a warning.
     fn say_hung(&self, now: Instant) {
+        let ran = now.saturating_duration_since(self.started);
         log::event(
             Level::Warn,
-            self.name.fields().elapsed(now - self.started),
+            self.name.fields().elapsed(ran),
             format_args!(
-                "{} hung, abandoned after {}",
+                "{} hung, abandoned after {}{}",
                 self.name,
-                Secs(now - self.started)
+                Secs(ran),
+                if self.started_before {
+                    " (it was already running when the shutdown began)"
+                } else {
+                    ""
+                }
             ),
         );
     }
@@ -133,7 +155,9 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     batch: VecDeque::new(),
     running: None,
     settled: Vec::new(),
+    first_pass: false,
     closed: false,
+    after_batch: 0,
     watch_at: None,
     executor: 0,
     guards_ran: 0,
@@ -209,7 +233,11 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
         ExitReason::Signal(_) => crate::signals::first_signal_at().unwrap_or(now),
         _ => now,
     };
-    machine.budget = Some(Budget::new(from.min(now), machine.config.timeout));
+    let budget = Budget::new(from.min(now), machine.config.timeout);
+    machine.budget = Some(budget);
+    // Whoever was to end the process, it is gone by the hard deadline.
+    crate::exit_status::set_deadline_ending(machine.ending(true));
+    crate::signals::arm_deadline(budget.hard());
     machine.announced =
         machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
     let left = machine.budget.map(|budget| budget.left(now));
@@ -251,13 +279,13 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     }
     WATCH.notify_all();
     drop(machine);
-    // systemd (Type=notify): stopping, why, and how long to wait for us;
-    // sent outside the lock (a wedged manager may take a moment to refuse).
-    crate::notify::stopping();
-    crate::notify::status(&format!("stopping: {reason}"));
-    if let Some(left) = left {
-        crate::notify::extend_timeout(extension(left));
-    }
+    // systemd (Type=notify): stopping, why, and how long to wait for us, in
+    // one message, so a stop that ends at once still says all three; sent
+    // outside the lock (a wedged manager may take a moment to refuse).
+    crate::notify::stopping_for(
+        &format!("stopping: {reason}"),
+        left.map(extension),
+    );
     crate::signals::wake();
     true
 }
@@ -359,7 +387,9 @@ pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
 /// process is ending: `code` becomes the final status, and the cleanup that
 /// called it is over.
 pub(crate) fn set_final_code(code: i32) {
-    lock(&MACHINE).final_code = Some(code);
+    let mut machine = lock(&MACHINE);
+    machine.final_code = Some(code);
+    crate::exit_status::set_deadline_ending(machine.ending(true));
 }
 
 /// The cleanup this thread runs called `exit` and cannot return to its
@@ -524,6 +554,17 @@ impl Running {
 
 /// Decides the executor's next step: the next armed cleanup in order, or a
 /// wait for a guard running elsewhere, or the end.
+///
+/// The order of the passes, each a scan of the registry:
+///
+/// 1. the guards armed when the drain begins, newest first;
+/// 2. the registry closes: from here on only a cleanup (or the thread
+///    leaving the process) can add a cleanup, so every later pass is finite
+///    however fast other threads were registering;
+/// 3. the guards made before the close, newest first, until none is left;
+///    then the guards running on their own threads are waited for;
+/// 4. the finalizers, newest first, and those that cleanups register, until
+///    none is left.
 fn next_step(machine: &mut Machine) -> Step {
     loop {
         while let Some(found) = machine.batch.pop_front() {
@@ -540,7 +581,7 @@ fn next_step(machine: &mut Machine) -> Step {
                 continue; // its handle took it first
             };
             let now = Instant::now();
-            let after = machine.batch.len();
+            let after = machine.batch.len() + machine.after_batch;
             let until = machine
                 .budget
                 .map_or(now, |budget| budget.cleanup_until(now, after));
@@ -549,6 +590,7 @@ fn next_step(machine: &mut Machine) -> Step {
                 ticket: found.ticket,
                 name,
                 started: now,
+                started_before: false,
                 until,
                 elsewhere: false,
             });
@@ -567,9 +609,21 @@ fn next_step(machine: &mut Machine) -> Step {
             armed.sort_unstable_by_key(|found| std::cmp::Reverse(found.seq));
             armed
         };
+        let finalizers = armed(Kind::Finalizer);
         let guards = armed(Kind::Guard);
-        if !guards.is_empty() {
+        if !guards.is_empty() && (machine.closed || !machine.first_pass) {
+            machine.first_pass = true;
+            machine.after_batch = finalizers.len();
             machine.batch = guards.into();
+            continue;
+        }
+        machine.first_pass = true;
+        if !machine.closed {
+            // The guards there when the drain began have had their turn.
+            // From now on a thread outside the cleanups that makes one is
+            // parked in that call; the scans after this see every other.
+            machine.closed = true;
+            registry::close();
             continue;
         }
         // Guards running on their own threads finish before any finalizer.
@@ -579,12 +633,11 @@ fn next_step(machine: &mut Machine) -> Step {
             .filter(|found| !machine.settled.contains(&found.ticket))
             .collect();
         if let Some(found) = elsewhere.iter().find(|found| found.kind == Kind::Guard) {
-            let waiting = armed(Kind::Finalizer).len();
-            wait_for(machine, found, waiting);
+            wait_for(machine, found, finalizers.len());
             return Step::Wait;
         }
-        let finalizers = armed(Kind::Finalizer);
         if !finalizers.is_empty() {
+            machine.after_batch = 0;
             machine.batch = finalizers.into();
             continue;
         }
@@ -594,13 +647,6 @@ fn next_step(machine: &mut Machine) -> Step {
             return Step::Wait;
         }
         machine.running = None;
-        if !machine.closed {
-            // Nothing left: close, and look once more for what was made
-            // while this scan ran.
-            machine.closed = true;
-            registry::close();
-            continue;
-        }
         return Step::Done;
     }
 }
@@ -619,10 +665,16 @@ fn wait_for(machine: &mut Machine, found: &Found, after: usize) {
     let until = machine
         .budget
         .map_or(now, |budget| budget.cleanup_until(now, after));
+    // Its share counts from now, but the log says how long it really ran.
+    let since = registry::dropping_since(found.ticket);
+    let started = since
+        .or_else(|| machine.budget.map(|budget| budget.start))
+        .unwrap_or(now);
     machine.running = Some(Running {
         ticket: found.ticket,
         name: Name::of(found),
-        started: now,
+        started,
+        started_before: since.is_none(),
         until,
         elsewhere: true,
     });
@@ -638,9 +690,18 @@ fn finish() -> Ending {
     machine.panicked += registry::panicked_during_shutdown();
     let ending = machine.ending(false);
     let problems = machine.hung + machine.panicked > 0 || machine.body_late;
+    let mut last_status = None;
     if machine.announced || problems {
         let elapsed = machine.budget.map_or(Duration::ZERO, |b| b.start.elapsed());
         let guards = machine.guards_ran + registry::dropped_during_shutdown();
+        let text = format!(
+            "done in {}, {} and {} ran{}, {}",
+            Secs(elapsed),
+            Count(guards, "guard"),
+            Count(machine.finalizers_ran, "finalizer"),
+            machine.problems(),
+            Describe(ending)
+        );
         log::event(
             if problems { Level::Warn } else { Level::Info },
             ending_fields(
@@ -650,33 +711,28 @@ fn finish() -> Ending {
                     .problems(machine.hung, machine.panicked),
                 ending,
             ),
-            format_args!(
-                "done in {}, {} and {} ran{}, {}",
-                Secs(elapsed),
-                Count(guards, "guard"),
-                Count(machine.finalizers_ran, "finalizer"),
-                machine.problems(),
-                Describe(ending)
-            ),
+            format_args!("{text}"),
         );
+        last_status = Some(text);
     }
     drop(machine);
+    if let Some(text) = last_status {
+        // The last word for `systemctl status`: not a stale progress line.
+        crate::notify::status(&format!("stopped: {text}"));
+    }
     flush_log(Instant::now() + FLUSH_AT_END);
     ending
 }
 
 /// How long the end waits for a subscriber or logger to take the last
-/// events (a normal one takes microseconds; a stuck one is left behind).
+/// events (a normal one takes microseconds; a stuck one is left behind),
+/// never past the hard deadline.
 const FLUSH_AT_END: Duration = Duration::from_secs(1);
-/// The same at the hard deadline, which the margin before the
-/// orchestrator's SIGKILL must still cover.
-const FLUSH_AT_DEADLINE: Duration = Duration::from_millis(50);
 
 /// Gives the `cleanup-log` thread until `until`, never past the hard
-/// deadline but for [`FLUSH_AT_DEADLINE`], to deliver the queued events.
+/// deadline, to deliver the queued events.
 fn flush_log(until: Instant) {
-    let latest = crate::deadline::hard()
-        .map_or(until, |hard| hard.max(Instant::now()) + FLUSH_AT_DEADLINE);
+    let latest = crate::deadline::hard().map_or(until, |hard| hard.max(Instant::now()));
     log::flush(until.min(latest));
 }
 
@@ -791,16 +847,24 @@ fn body_until(machine: &Machine, budget: &Budget) -> Instant {
 pub(crate) fn watch() -> ! {
     let mut next_report = Instant::now() + REPORT_EVERY;
     let mut machine = lock(&MACHINE);
+    // The timer is the backstop at the hard deadline: armed again here, in
+    // case this thread's start disarmed it while the shutdown began.
+    let mut armed = false;
     loop {
         let now = Instant::now();
         let timeout = machine.config.timeout;
         let budget = *machine
             .budget
             .get_or_insert_with(|| Budget::new(now, timeout));
+        crate::exit_status::set_deadline_ending(machine.ending(true));
+        if !armed {
+            armed = true;
+            crate::signals::arm_deadline(budget.hard());
+        }
         if crate::exit_status::is_pid_one() {
             crate::children::reap_orphans();
         }
-        if now >= budget.hard() {
+        if now >= budget.wrap_up() {
             crate::children::forward_kill();
             // The one that hung to the end is named, as any other, and
             // again in the deadline's line with those it kept from running.
@@ -817,6 +881,14 @@ pub(crate) fn watch() -> ! {
                 .collect();
             machine.phase = Phase::Exiting;
             let fields = running.as_ref().map_or_else(Fields::new, |r| r.name.fields());
+            let text = format!(
+                "deadline of {} reached{}, {} not run{}, {}",
+                Secs(budget.timeout),
+                Still(running.as_ref().map(|running| running.name)),
+                Count(not_run.len(), "cleanup"),
+                NotRun(&not_run),
+                Describe(ending)
+            );
             log::event(
                 Level::Error,
                 ending_fields(
@@ -826,17 +898,12 @@ pub(crate) fn watch() -> ! {
                         .problems(machine.hung, machine.panicked),
                     ending,
                 ),
-                format_args!(
-                    "deadline of {} reached{}, {} not run{}, {}",
-                    Secs(budget.timeout),
-                    Still(running.as_ref().map(|running| running.name)),
-                    Count(not_run.len(), "cleanup"),
-                    NotRun(&not_run),
-                    Describe(ending)
-                ),
+                format_args!("{text}"),
             );
             drop(machine);
-            flush_log(now + FLUSH_AT_DEADLINE);
+            // The last word for `systemctl status`: not a stale progress line.
+            crate::notify::status(&format!("stopped: {text}"));
+            flush_log(budget.hard());
             ending.leave_now();
         }
         let mut wake_at = budget.hard().min(next_report);

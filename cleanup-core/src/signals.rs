@@ -65,11 +65,19 @@ struct Lines {
     sigint_again_hint: Line,
     second_sigint: Line,
     deadline: Line,
+    /// The timer's line when the runtime thread did not end the process by
+    /// the deadline itself.
+    backstop: Line,
 }
 
 pub(crate) fn set_watched() {
     WATCHED.store(true, Ordering::SeqCst);
-    arm_timer(Duration::ZERO);
+    if crate::exit_status::deadline_ending().is_none() {
+        // Before a shutdown: the runtime thread keeps the deadline. (Once
+        // one has begun, the timer stays armed as the backstop; the runtime
+        // thread arms it again when it first looks, in case this raced.)
+        arm_timer(Duration::ZERO);
+    }
 }
 
 pub(crate) fn set_wake_fd(fd: i32) {
@@ -114,6 +122,7 @@ pub(crate) fn reset_after_fork() {
     }
     WATCHED.store(false, Ordering::SeqCst);
     TIMER_READY.store(false, Ordering::SeqCst);
+    crate::exit_status::reset_deadline_ending();
     SIGINTS.store(0, Ordering::SeqCst);
     find_own_group();
     // POSIX timers are not inherited: make this process its own.
@@ -168,6 +177,7 @@ fn install_blocked(
         sigint_again_hint: raw(&format!("SIGINT received while shutting down{FORCE_HINT}")),
         second_sigint: raw("second SIGINT, exiting now without cleanup"),
         deadline: raw("deadline reached before main returned, exiting"),
+        backstop: raw("deadline reached, exiting now"),
     });
     if let Some(&first) = signals.first() {
         create_timer(first);
@@ -244,6 +254,28 @@ fn arm_timer(after: Duration) {
     let _ = after;
 }
 
+/// Arms the deadline timer for the shutdown's hard deadline `at`, so the
+/// process is gone by then even if the thread that should end it is late
+/// (the ending is set first, see `exit_status::set_deadline_ending`).
+pub(crate) fn arm_deadline(at: Instant) {
+    let after = at.saturating_duration_since(Instant::now());
+    arm_timer(after.max(Duration::from_micros(1)));
+}
+
+/// The hard deadline passed and the process is still here: it ends now, as
+/// the shutdown would have ended it. Async-signal-safe.
+fn backstop(ending: crate::exit_status::Ending) -> ! {
+    use crate::exit_status::Ending;
+    if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
+        crate::log::write_stderr(&lines.backstop);
+    }
+    match ending {
+        Ending::Raise(sig) => crate::exit_status::die_by(sig),
+        Ending::Code(code) => crate::exit_status::hard_exit(code),
+        Ending::Abort => crate::exit_status::die_by(libc::SIGABRT),
+    }
+}
+
 /// The deadline passed with no runtime thread to end the process: end it
 /// from here, as the policy says. Async-signal-safe.
 fn deadline_reached() -> ! {
@@ -272,6 +304,11 @@ fn deadline_reached() -> ! {
 fn on_signal(sig: i32, info: &libc::siginfo_t) {
     #[cfg(target_os = "linux")]
     if info.si_code == libc::SI_TIMER {
+        if let Some(ending) = crate::exit_status::deadline_ending() {
+            // A shutdown's hard deadline, armed by an ordinary thread: the
+            // process is gone now, whoever was to end it.
+            backstop(ending);
+        }
         if DELAYING.swap(false, Ordering::SeqCst) {
             return begin_after_delay();
         }

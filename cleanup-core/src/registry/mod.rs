@@ -23,9 +23,11 @@ pub(crate) use slots::{Claimed, Found, Kind, State, Ticket};
 use slots::{Lease, Slots};
 
 static REGISTRY: Slots = Slots::new();
-/// Creation order across threads. A load and a store, not a read-modify-write:
-/// a creation that happens after another (through any synchronization)
-/// reads its store, so it gets a larger number; concurrent ones may tie.
+/// Creation order across threads. A load and a store, not a read-modify-write
+/// (no cache line bouncing between threads that make cleanups at once):
+/// concurrent creations may tie, and a thread preempted between its load and
+/// its store may even move it back; each thread's own numbers are kept
+/// increasing by [`LAST_SEQ`], so "newest first" always holds per thread.
 static SEQ: AtomicU64 = AtomicU64::new(0);
 /// Guards that ran by their own drop once shutdown had started, and those
 /// that panicked there (the end line counts them).
@@ -34,7 +36,7 @@ static DROPPED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 /// drain is running a finalizer: each side announces itself, then looks at
 /// the other (the mutex orders the two), so a guard never starts while a
 /// finalizer runs and a finalizer never starts while such a guard runs.
-static TURNS: Mutex<Vec<Ticket>> = Mutex::new(Vec::new());
+static TURNS: Mutex<Vec<(Ticket, Instant)>> = Mutex::new(Vec::new());
 static FINALIZER_RUNNING: AtomicBool = AtomicBool::new(false);
 static PANICKED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 
@@ -48,6 +50,8 @@ thread_local! {
     /// inside it runs at once (it is part of that finalizer).
     static IN_FINALIZER: Cell<bool> = const { Cell::new(false) };
     static RELEASE_AT_EXIT: ReleaseAtExit = const { ReleaseAtExit };
+    /// The last creation number this thread took.
+    static LAST_SEQ: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Gives this thread's list back when the thread ends.
@@ -88,15 +92,17 @@ fn new_lease() -> Lease {
 
 #[inline]
 fn next_seq() -> u64 {
-    let seq = SEQ.load(Ordering::Relaxed) + 1;
+    let seq = SEQ.load(Ordering::Relaxed).max(LAST_SEQ.with(Cell::get)) + 1;
     SEQ.store(seq, Ordering::Relaxed);
+    LAST_SEQ.with(|last| last.set(seq));
     seq
 }
 
 /// Arms a slot of this thread's list with `job`. If the registry is already
-/// closed (the process has run its cleanups and is leaving) and this is not
-/// a cleanup adding another, the call never returns: the process is about
-/// to end, and a cleanup made now could not be run.
+/// closed (the drain has run the guards it found first, see
+/// `shutdown::next_step`) and this is not a cleanup adding another, the call
+/// never returns: the process is about to end, and a thread that kept
+/// making cleanups now could keep the drain from ever finishing.
 #[inline]
 fn arm(kind: Kind, at: &'static Location<'static>, job: slots::Job) -> Ticket {
     let ticket = my_lease().arm(kind, next_seq(), at, job);
@@ -256,6 +262,13 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 /// panics while its thread is already unwinding is contained and named on
 /// stderr, not a double panic.
 ///
+/// Made during a shutdown, a guard still runs before the process leaves;
+/// but once the drain has run the guards it found when it began, a thread
+/// that is not itself running a cleanup and makes a new one (guard or
+/// finalizer) is parked in that call for good: the process is about to
+/// end, and a thread that kept making cleanups could otherwise hold the
+/// drain past its deadline.
+///
 /// What a guard does not cover: SIGKILL, an OOM kill, power loss; and a
 /// second Ctrl-C, which asks for an exit without cleanup.
 #[must_use = "the guard runs its closure when dropped; `let _ = guard(..)` runs it at once"]
@@ -345,8 +358,9 @@ struct GuardsTurn(Ticket);
 impl GuardsTurn {
     fn take(ticket: Ticket) -> GuardsTurn {
         let mut pause = Duration::from_micros(20);
+        let since = Instant::now();
         loop {
-            lock(&TURNS).push(ticket);
+            lock(&TURNS).push((ticket, since));
             let inside = IN_FINALIZER.with(Cell::get);
             if inside
                 || !FINALIZER_RUNNING.load(Ordering::SeqCst)
@@ -354,7 +368,7 @@ impl GuardsTurn {
             {
                 return GuardsTurn(ticket);
             }
-            lock(&TURNS).retain(|turn| *turn != ticket);
+            lock(&TURNS).retain(|turn| turn.0 != ticket);
             while FINALIZER_RUNNING.load(Ordering::SeqCst) {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(1));
@@ -365,8 +379,17 @@ impl GuardsTurn {
 
 impl Drop for GuardsTurn {
     fn drop(&mut self) {
-        lock(&TURNS).retain(|turn| *turn != self.0);
+        lock(&TURNS).retain(|turn| turn.0 != self.0);
     }
+}
+
+/// Since when the guard `ticket` has been running by its own drop during
+/// the shutdown; `None` if its drop began before the shutdown did.
+pub(crate) fn dropping_since(ticket: Ticket) -> Option<Instant> {
+    lock(&TURNS)
+        .iter()
+        .find(|turn| turn.0 == ticket)
+        .map(|turn| turn.1)
 }
 
 /// For the drain, before it starts a finalizer: `true` if it may (and from
@@ -374,7 +397,7 @@ impl Drop for GuardsTurn {
 /// while such a guard runs, but for those given up on (`settled`: hung).
 pub(crate) fn finalizers_turn(settled: &[Ticket]) -> bool {
     FINALIZER_RUNNING.store(true, Ordering::SeqCst);
-    let busy = lock(&TURNS).iter().any(|turn| !settled.contains(turn));
+    let busy = lock(&TURNS).iter().any(|turn| !settled.contains(&turn.0));
     if busy {
         FINALIZER_RUNNING.store(false, Ordering::SeqCst);
     }
@@ -525,8 +548,9 @@ pub(crate) fn scan() -> Vec<Found> {
     REGISTRY.scan()
 }
 
-/// No cleanup made from now on outside a cleanup is accepted (see [`arm`]);
-/// a scan after this sees every one that was.
+/// No cleanup made from now on outside a cleanup is accepted (see [`arm`]:
+/// the thread is parked in the call); a scan after this sees every one
+/// that was.
 pub(crate) fn close() {
     REGISTRY.close();
 }
