@@ -4,18 +4,53 @@
 //!
 //! Each trial takes a seed, from which `random_plan.rs` derives a program for
 //! `fixture_random` (1–4 threads making, dropping, disarming, holding guards,
-//! registering and cancelling finalizers, and a way out) and the signals to
-//! send: none, SIGTERM, SIGHUP, a storm of both, one SIGINT or two. The test
-//! starts the program, waits for `ready`, sends the signals at their moments
-//! (writing `sent <signal>` into the record just before each), waits for the
-//! end, and checks the record and the exit status. The record is a file the
-//! program appends to, one `write(2)` per line, so it survives any death.
+//! registering and cancelling finalizers — some slow, some hanging forever —
+//! 0–2 churn threads that make guards in a tight loop and never look at the
+//! shutdown, and a way out), the exit policy it is built with (`signal`,
+//! `code`, `zero`: three builds of one program), its `CLEANUP_TIMEOUT` (300 ms
+//! to 2 s), and the signals to send: none, SIGTERM, SIGHUP, a storm of both,
+//! one SIGINT or two, some of them while the program is still starting. The
+//! test starts the program (in its own process group or not), sends the
+//! signals at their moments (writing `sent <signal>` into the record just
+//! before each), waits for the end, and checks the record, stderr and the
+//! exit status. The record is a file the program appends to, one `write(2)`
+//! per line stamped with `CLOCK_MONOTONIC`, so it survives any death and
+//! tells both the order and the time of what happened.
 //!
 //! ```text
-//! cargo test --test random                        # a bounded number of trials
-//! CLEANUP_TRIALS=10000 cargo test --test random   # many more
-//! CLEANUP_SEED=<seed> cargo test --test random    # one trial, replayed
+//! cargo test --all-features --test random                       # 800 trials, ~2 min
+//! CLEANUP_TRIALS=10000 cargo test --all-features --test random  # many more
+//! CLEANUP_SEED=<seed> cargo test --all-features --test random   # one trial, replayed
 //! ```
+//!
+//! A replay prints the plan, the record and the end even when the trial
+//! passes; the plan is the seed's, the timing is the machine's, so a failure
+//! may need a few replays. The records and reports of failing trials stay in
+//! the temporary directory the run names.
+//!
+//! What it checks, each a kind of violation in the final tally:
+//!
+//! - exactly once: no cleanup starts twice, none starts after its
+//!   `disarm()`/`cancel()` returned, and those return only once a cleanup the
+//!   drain had started has finished (the churn threads check their own
+//!   unrecorded guards the same way, and that a drop returns once its guard
+//!   has run);
+//! - everything runs: every cleanup that existed when the shutdown began
+//!   starts, and so does every one made later whose registration returned;
+//!   one that starts and never finishes is named on stderr as hung and
+//!   abandoned; a slow one that fitted its share (the deadline less a
+//!   reserve for those still to run) is never cut short;
+//! - order: guards newest first, finalizers newest first (of those made
+//!   before the shutdown began), every guard made before the first finalizer
+//!   started runs before it (one made during the shutdown: made well before
+//!   it), and no finalizer starts while a guard runs anywhere (one abandoned
+//!   holds nothing up);
+//! - one drainer at a time: no two cleanups run by the shutdown overlap
+//!   (but one running inside another, or after the other was abandoned);
+//! - the status: that of the first route, as the policy says;
+//! - the deadline: gone by `timeout` less the margin from the first signal
+//!   (or way out), with [`DEADLINE_SLACK`] for a shared machine; the
+//!   distribution of the overrun is printed.
 
 mod common;
 #[path = "fixtures/random_plan.rs"]
@@ -31,27 +66,50 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{Ended, Spawn, MARGIN, SIGINT, SIGKILL, TIMEOUT_SECS};
-use plan::Plan;
+use common::{monotonic_us, Ended, Spawn, SIGINT, SIGKILL};
+use plan::{Body, Plan, Policy};
 
 /// Trials per `cargo test` run unless `CLEANUP_TRIALS` says otherwise: about
-/// a minute on a 2-core machine.
-const DEFAULT_TRIALS: usize = 1000;
-/// Trials run side by side: most of a trial is waiting.
-const PARALLEL: usize = 2;
+/// two minutes on a 2-core machine.
+const DEFAULT_TRIALS: usize = 800;
+/// Trials run side by side: most of a trial is waiting (for a hung cleanup
+/// to be abandoned, for the deadline).
+const PARALLEL: usize = 4;
 /// Failing trials whose full report is printed; the rest are listed by seed.
 const REPORTS_PRINTED: usize = 20;
+/// What the process may take past its deadline here: the test sees the end
+/// by polling (2 ms), and the machine is shared and noisy.
+const DEADLINE_SLACK: Duration = Duration::from_millis(150);
+/// A slow cleanup "fits" when it would finish this long before its share
+/// ends: a sleep overslept, a record written late.
+const FIT_SLACK: Duration = Duration::from_millis(50);
+/// How long the runtime may have held a cleanup before its first line was
+/// written (it claims it, then calls it; a loaded machine preempts between):
+/// its "abandoned after" counts from the claim.
+const CLAIM_SLACK: Duration = Duration::from_millis(10);
+/// A guard made during the shutdown this long before the first finalizer
+/// started existed at the drain's last look for guards.
+const LATE_GUARD_MARGIN: Duration = Duration::from_millis(20);
+/// DESIGN's reserve per cleanup still to run ("tens of milliseconds each"):
+/// the runtime's 25 ms.
+const RESERVE_EACH: Duration = Duration::from_millis(25);
+/// How long past its deadline the test waits before it kills the program.
+const KILL_AFTER: Duration = Duration::from_secs(3);
 
 #[test]
 fn random_programs_racing_random_signals_keep_every_promise_of_the_design() {
     let seeds = seeds();
-    // Built once, before the trials race to build it.
-    common::fixture_path("random", common::Profile::Current);
+    // Built once, before the trials race to build them.
+    for policy in [Policy::Signal, Policy::Code, Policy::Zero] {
+        common::fixture_path(policy.fixture(), common::Profile::Current);
+    }
     let dir = std::env::temp_dir().join(format!("cleanup-random-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary directory for the records");
 
     let next = AtomicUsize::new(0);
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
+    let overruns: Mutex<Vec<i64>> = Mutex::new(Vec::new());
+    let coverage: Mutex<BTreeMap<&str, usize>> = Mutex::new(BTreeMap::new());
     let started = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL.min(seeds.len()) {
@@ -61,7 +119,26 @@ fn random_programs_racing_random_signals_keep_every_promise_of_the_design() {
                     return;
                 };
                 println!("trial {index}: seed {seed}");
-                if let Some(failure) = run_trial(seed, &dir) {
+                let Trial {
+                    failure,
+                    overrun,
+                    seen,
+                } = run_trial(seed, &dir);
+                let mut covered = coverage.lock().unwrap();
+                for what in seen {
+                    *covered.entry(what).or_default() += 1;
+                }
+                drop(covered);
+                if let Some(overrun) = overrun {
+                    if overrun > 50_000 {
+                        println!(
+                            "trial {index}: seed {seed} ended {:.1} ms past its deadline",
+                            overrun as f64 / 1000.0
+                        );
+                    }
+                    overruns.lock().unwrap().push(overrun);
+                }
+                if let Some(failure) = failure {
                     let mut failures = failures.lock().unwrap();
                     println!("trial {index}: seed {seed} FAILED: {}", failure.kinds());
                     if failures.len() < REPORTS_PRINTED {
@@ -73,13 +150,26 @@ fn random_programs_racing_random_signals_keep_every_promise_of_the_design() {
         }
     });
     let mut failures = failures.into_inner().unwrap();
-    let _ = std::fs::remove_dir(&dir);
+    if std::fs::remove_dir(&dir).is_err() {
+        println!(
+            "the records and reports of the failing trials are in {}",
+            dir.display()
+        );
+    }
     println!(
         "{} trials in {:.1?}, {} failed",
         seeds.len(),
         started.elapsed(),
         failures.len()
     );
+    println!("{}", overrun_summary(overruns.into_inner().unwrap()));
+    let coverage: Vec<String> = coverage
+        .into_inner()
+        .unwrap()
+        .iter()
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect();
+    println!("trials by what they covered: {}", coverage.join(", "));
     if failures.is_empty() {
         return;
     }
@@ -92,7 +182,7 @@ fn random_programs_racing_random_signals_keep_every_promise_of_the_design() {
     );
     message += &format!(
         "failing seeds (the first {REPORTS_PRINTED} reports are above; replay one with \
-         `CLEANUP_SEED=<seed> cargo test --test random`):\n"
+         `CLEANUP_SEED=<seed> cargo test --all-features --test random`):\n"
     );
     for failure in &failures {
         message += &format!("  {}  {}\n", failure.seed, failure.kinds());
@@ -125,88 +215,165 @@ fn env_number(name: &str) -> Option<u64> {
     Some(number)
 }
 
+/// The overrun past the deadline (the end less `timeout` less its margin
+/// after the first signal or way out), over the trials: percentiles and the
+/// worst, in ms; negative is early.
+fn overrun_summary(mut overruns: Vec<i64>) -> String {
+    if overruns.is_empty() {
+        return "no trial had a deadline to measure".to_owned();
+    }
+    overruns.sort_unstable();
+    let at = |percent: usize| overruns[(overruns.len() - 1) * percent / 100] as f64 / 1000.0;
+    let late = overruns.iter().filter(|&&us| us > 0).count();
+    format!(
+        "overrun past the deadline over {} trials (ms): p50 {:.1}, p90 {:.1}, p99 {:.1}, \
+         max {:.1}; {} past it at all, {} past it by more than {:?}",
+        overruns.len(),
+        at(50),
+        at(90),
+        at(99),
+        at(100),
+        late,
+        overruns
+            .iter()
+            .filter(|&&us| us > DEADLINE_SLACK.as_micros() as i64)
+            .count(),
+        DEADLINE_SLACK
+    )
+}
+
 // ---- one trial --------------------------------------------------------------
 
 /// Runs the program of `seed`, sends its signals, checks what happened:
-/// what it broke, if anything.
-fn run_trial(seed: u64, dir: &Path) -> Option<Failure> {
+/// what it broke, if anything, and how far past its deadline it ended.
+fn run_trial(seed: u64, dir: &Path) -> Trial {
     let plan = Plan::new(seed);
     let path = dir.join(format!("{seed}.record"));
     let _ = std::fs::remove_file(&path);
     let outcome = std::panic::catch_unwind(|| run_program(&plan, &path));
     let record = std::fs::read_to_string(&path).unwrap_or_default();
-    let (violations, ended) = match outcome {
-        Ok((ended, on_time)) => {
-            let mut violations = check(&record, ended.status, ended.after_signal);
-            if !on_time {
-                violations.push(Violation::new(
-                    Kind::Deadline,
-                    format!(
-                        "still running {:?} after its last signal (or `ready`): \
-                         killed by the test",
-                        deadline()
-                    ),
-                ));
-            }
-            (violations, Some(ended))
+    let mut seen = circumstances_of(&plan);
+    let (violations, ended, overrun) = match outcome {
+        Ok(run) => {
+            let context = Context::of(&plan, &run);
+            let checked = check(&record, &context);
+            seen.extend(checked.seen);
+            (checked.violations, Some(run.ended), checked.overrun_us)
         }
-        // The harness failed (say, the program died before `ready`).
+        // The harness failed (say, it could not start the program).
         Err(panic) => {
             let why = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_default();
-            (vec![Violation::new(Kind::Harness, why)], None)
+            (vec![Violation::new(Kind::Harness, why)], None, None)
         }
     };
     if violations.is_empty() {
         let _ = std::fs::remove_file(&path);
-        return None;
+        if std::env::var_os("CLEANUP_SEED").is_some() {
+            // A replay shows what happened, broken or not.
+            println!("--- plan ---\n{plan}\n--- record ---\n{record}");
+            if let Some(ended) = &ended {
+                println!("{ended}");
+            }
+        }
+        return Trial {
+            failure: None,
+            overrun,
+            seen,
+        };
     }
-    Some(Failure {
+    let failure = Failure {
         seed,
         plan,
         path,
         record,
         ended,
         violations,
-    })
+    };
+    // The whole report next to the record, for the trials not printed.
+    let _ = std::fs::write(failure.path.with_extension("report"), failure.to_string());
+    Trial {
+        failure: Some(failure),
+        overrun,
+        seen,
+    }
 }
 
-/// How long the program may take after its last signal, or after `ready`
-/// when it gets none: the deadline and a generous margin.
-fn deadline() -> Duration {
-    Duration::from_secs(TIMEOUT_SECS) + MARGIN
+/// What one trial came to.
+struct Trial {
+    failure: Option<Failure>,
+    /// How far past its deadline it ended (µs), when it had one.
+    overrun: Option<i64>,
+    /// What the trial covered: its plan's circumstances and what happened.
+    seen: Vec<&'static str>,
 }
 
-/// Starts the program, sends the plan's signals, waits for the end. `false`
-/// with it when the program had to be killed.
-fn run_program(plan: &Plan, record: &Path) -> (Ended, bool) {
-    let mut running = Spawn::fixture("random")
-        .arg(plan.seed.to_string())
-        .arg(record)
-        .short_timeout()
-        .start_ready();
-    let ready = Instant::now();
-    // The program created the file before `ready`.
+/// A program run: how it ended, and when (µs of `CLOCK_MONOTONIC`).
+struct Run {
+    ended: Ended,
+    gone_us: Option<u64>,
+    /// It was still running long past its deadline: the test killed it.
+    killed_by_test: bool,
+}
+
+/// Starts the program, sends the plan's signals, waits for the end.
+fn run_program(plan: &Plan, record: &Path) -> Run {
+    // The test's `sent` lines may come before the program has opened it.
     let mut file = std::fs::OpenOptions::new()
         .append(true)
+        .create(true)
         .open(record)
-        .expect("the record file the program created");
-    for signal in &plan.signals {
-        let at = ready + Duration::from_micros(u64::from(signal.at_us));
+        .expect("the record file");
+    let mut spawn = Spawn::fixture(plan.policy.fixture())
+        .arg(plan.seed.to_string())
+        .arg(record)
+        .env("CLEANUP_TIMEOUT", &plan.timeout_env)
+        .default_signal_actions();
+    if plan.own_group {
+        spawn = spawn.own_process_group();
+    }
+    let timeout = Duration::from_millis(u64::from(plan.timeout_ms));
+    let spawned = Instant::now();
+    file.write_all(format!("{} spawned\n", monotonic_us()).as_bytes())
+        .expect("appending to the record");
+    let mut running = spawn.start();
+    let mut send = |running: &mut common::Running, from: Instant, signal: &plan::Signal| {
+        let at = from + Duration::from_micros(u64::from(signal.at_us));
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
         // One write, before the signal: the record orders it among the rest.
-        file.write_all(format!("sent {}\n", signal.sig.name()).as_bytes())
+        let line = format!("{} sent {}\n", monotonic_us(), signal.sig.name());
+        file.write_all(line.as_bytes())
             .expect("appending to the record");
         running.signal(signal.sig.number());
+    };
+    for signal in &plan.startup {
+        send(&mut running, spawned, signal);
     }
-    let on_time = running.ends_within(deadline());
-    if !on_time {
+    // A signal at start-up may have ended it before `ready`, by its
+    // default action or by a shutdown.
+    let limit = timeout + KILL_AFTER;
+    if running.try_wait_stdout("ready", limit) {
+        let ready = Instant::now();
+        for signal in &plan.signals {
+            if running.ends_within(Duration::ZERO) {
+                break;
+            }
+            send(&mut running, ready, signal);
+        }
+    }
+    let ended_in_time = running.ends_within(limit);
+    let gone_us = ended_in_time.then(monotonic_us);
+    if !ended_in_time {
         running.signal(SIGKILL);
     }
-    (running.finish(), on_time)
+    Run {
+        ended: running.finish(),
+        gone_us,
+        killed_by_test: !ended_in_time,
+    }
 }
 
 // ---- the record ---------------------------------------------------------------
@@ -250,6 +417,8 @@ struct Life {
     made: Option<usize>,
     /// The thread that made it (and whose scope ends it).
     owner: String,
+    /// The line of the fixture's call that made it: how the log names it.
+    site: Option<u32>,
     starts: Vec<(usize, String)>,
     ends: Vec<usize>,
     drop: Option<usize>,
@@ -263,6 +432,15 @@ struct Life {
 impl Life {
     fn start(&self) -> Option<usize> {
         self.starts.first().map(|&(line, _)| line)
+    }
+
+    fn end(&self) -> Option<usize> {
+        self.ends.first().copied()
+    }
+
+    /// The thread that ran it.
+    fn runner(&self) -> Option<&str> {
+        self.starts.first().map(|(_, thread)| thread.as_str())
     }
 
     /// It ran where its scope ended, inside its own `drop`, not in the drain.
@@ -306,17 +484,38 @@ impl Reason {
         }
     }
 
-    /// DESIGN's "Exit status": what the parent must see for this reason
-    /// (`exit = "signal"`, not PID 1).
-    fn status(self) -> Status {
+    /// DESIGN's "Exit status": what the parent may see for this reason
+    /// under `policy` (not PID 1), given how clean the shutdown was.
+    fn statuses(self, policy: Policy, clean: Clean) -> Vec<Status> {
         match self {
-            Reason::Return | Reason::Requested => Status::Code(0),
-            Reason::Error => Status::Code(1),
-            Reason::Panic => Status::Code(101),
-            Reason::Exit(code) => Status::Code(code),
-            Reason::Signal(sig) => Status::Killed(sig),
+            Reason::Return => vec![Status::Code(0)],
+            // A requested shutdown whose cleanups failed may say so.
+            Reason::Requested if clean != Clean::Yes => vec![Status::Code(0), Status::Code(1)],
+            Reason::Requested => vec![Status::Code(0)],
+            Reason::Error => vec![Status::Code(1)],
+            Reason::Panic => vec![Status::Code(101)],
+            Reason::Exit(code) => vec![Status::Code(code)],
+            Reason::Signal(sig) => match (policy, clean) {
+                (Policy::Signal, _) => vec![Status::Killed(sig)],
+                (Policy::Code, _) | (Policy::Zero, Clean::No) => vec![Status::Code(128 + sig)],
+                (Policy::Zero, Clean::Yes) => vec![Status::Code(0)],
+                (Policy::Zero, Clean::Unsure) => vec![Status::Code(0), Status::Code(128 + sig)],
+            },
         }
     }
+}
+
+/// Whether a shutdown was clean, for `exit = "zero"`: "0 after a clean,
+/// signal-triggered shutdown; still non-zero if cleanup failed or the
+/// deadline was hit".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clean {
+    Yes,
+    /// A cleanup never finished, or the deadline was hit.
+    No,
+    /// The runtime says something went wrong (a cleanup abandoned but
+    /// finished later, `main` late): DESIGN does not say which status.
+    Unsure,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,48 +542,89 @@ impl fmt::Display for Status {
     }
 }
 
+/// A churn guard that counted its runs wrong: `bad g<id> <what> <starts> <ends>`.
+#[derive(Debug)]
+struct Bad {
+    line: usize,
+    tag: Tag,
+    disarmed: bool,
+    starts: u32,
+    ends: u32,
+}
+
 /// The record, read.
 struct Record<'a> {
     lines: Vec<&'a str>,
+    /// When each line was written (µs of `CLOCK_MONOTONIC`), if it says.
+    times: Vec<Option<u64>>,
     lives: BTreeMap<Tag, Life>,
-    /// The first `route` (a way out taken) or `sent` (a signal): cleanups
-    /// made before it were surely made before the shutdown began.
+    /// Where `main`'s body began: the signal handlers were in place.
+    begin: Option<usize>,
+    /// The first `route` (a way out taken), `sent` (a signal) or `left main`:
+    /// cleanups made before it were surely made before the shutdown began.
     first_trigger: usize,
     /// Every way out taken and signal sent, with its line, as the reason it
     /// would give if it came first.
     triggers: Vec<(usize, Reason)>,
+    /// The lines from which the deadline runs: a signal sent, a way out that
+    /// starts the shutdown at once, `main`'s frame gone.
+    deadline_from: Vec<usize>,
     /// The signals sent, in order, with their lines.
     sent: Vec<(usize, i32)>,
     reason: Option<(usize, Option<Reason>)>,
+    bad: Vec<Bad>,
+    /// Where the churn threads make the guards they do not record.
+    churn_site: Option<u32>,
     /// Lines no rule reads.
     unreadable: Vec<usize>,
 }
 
 impl<'a> Record<'a> {
     fn read(text: &'a str) -> Record<'a> {
-        let lines: Vec<&str> = text.lines().collect();
         let mut record = Record {
             lives: BTreeMap::new(),
-            first_trigger: lines.len(),
+            begin: None,
+            first_trigger: usize::MAX,
             triggers: Vec::new(),
+            deadline_from: Vec::new(),
             sent: Vec::new(),
             reason: None,
+            bad: Vec::new(),
+            churn_site: None,
             unreadable: Vec::new(),
             lines: Vec::new(),
+            times: Vec::new(),
         };
-        for (index, line) in lines.iter().enumerate() {
-            if !record.read_line(index, line) {
+        for (index, line) in text.lines().enumerate() {
+            // `<µs> <event>…`; records written by hand may leave out the time.
+            let (time, event) = match line.split_once(' ') {
+                Some((time, rest)) if time.bytes().all(|b| b.is_ascii_digit()) => {
+                    (time.parse().ok(), rest)
+                }
+                _ => (None, line),
+            };
+            record.lines.push(line);
+            record.times.push(time);
+            if !record.read_line(index, event) {
                 record.unreadable.push(index);
             }
         }
-        record.lines = lines;
+        record.first_trigger = record.first_trigger.min(record.lines.len());
+        // A churn thread's unrecorded guards: no `made` line, one site.
+        for life in record.lives.values_mut() {
+            if life.made.is_none() && life.site.is_none() {
+                life.site = record.churn_site;
+            }
+        }
         record
     }
 
     /// Reads one line; `false` if it means nothing.
-    fn read_line(&mut self, index: usize, line: &'a str) -> bool {
+    fn read_line(&mut self, index: usize, line: &str) -> bool {
         let words: Vec<&str> = line.split(' ').collect();
         match words[..] {
+            ["begin"] => self.begin = Some(index),
+            ["spawned"] => {}
             ["sent", sig] => {
                 let number = match sig {
                     "SIGTERM" => 15,
@@ -394,6 +634,7 @@ impl<'a> Record<'a> {
                 };
                 self.sent.push((index, number));
                 self.triggers.push((index, Reason::Signal(number)));
+                self.deadline_from.push(index);
                 self.first_trigger = self.first_trigger.min(index);
             }
             ["route", what, code, _thread] => {
@@ -405,22 +646,55 @@ impl<'a> Record<'a> {
                     ("exit" | "process-exit", Ok(code)) => Reason::Exit(code),
                     _ => return false,
                 };
+                // A return or a panic starts the shutdown once `main`'s
+                // frame is gone (`left main`); these, at once.
+                if matches!(what, "request" | "exit" | "process-exit") {
+                    self.deadline_from.push(index);
+                }
                 self.triggers.push((index, reason));
                 self.first_trigger = self.first_trigger.min(index);
             }
+            ["left", "main"] => {
+                self.deadline_from.push(index);
+                self.first_trigger = self.first_trigger.min(index);
+            }
             ["reason", reason] => self.reason = Some((index, Reason::parse(reason))),
+            ["bad", tag, what, starts, ends] => {
+                let (Some(tag), Ok(starts), Ok(ends)) =
+                    (Tag::parse(tag), starts.parse(), ends.parse())
+                else {
+                    return false;
+                };
+                self.bad.push(Bad {
+                    line: index,
+                    tag,
+                    disarmed: what == "disarmed",
+                    starts,
+                    ends,
+                });
+            }
+            ["churn", _, "site", site] => {
+                let Ok(site) = site.parse() else {
+                    return false;
+                };
+                self.churn_site = Some(site);
+            }
             ["main", ..] | [_, "noticed"] | [_, "parks"] => {}
-            [event, tag, ref thread @ ..] => {
+            [event, tag, ref rest @ ..] => {
                 let Some(tag) = Tag::parse(tag) else {
                     return false;
                 };
                 let life = self.lives.entry(tag).or_default();
-                match (event, thread) {
+                match (event, rest) {
                     ("make", [owner]) => {
                         life.make = Some(index);
                         life.owner = (*owner).to_owned();
                     }
                     ("made", [_]) => life.made = Some(index),
+                    ("made", [_, site]) => {
+                        life.made = Some(index);
+                        life.site = site.parse().ok();
+                    }
                     ("start", [thread]) => life.starts.push((index, (*thread).to_owned())),
                     ("end", []) => life.ends.push(index),
                     ("drop", []) => life.drop = Some(index),
@@ -456,6 +730,25 @@ impl<'a> Record<'a> {
             .collect()
     }
 
+    fn time(&self, index: usize) -> Option<u64> {
+        self.times.get(index).copied().flatten()
+    }
+
+    /// When the first trigger was written: the shutdown's budget starts no
+    /// earlier.
+    fn first_trigger_time(&self) -> Option<u64> {
+        self.time(self.first_trigger)
+    }
+
+    /// The earliest moment the deadline may run from: the first signal, or
+    /// the first way out that starts the shutdown.
+    fn deadline_start(&self) -> Option<u64> {
+        self.deadline_from
+            .iter()
+            .filter_map(|&i| self.time(i))
+            .min()
+    }
+
     /// `line 12 (start g3 t0)`, to point at the record.
     fn at(&self, index: usize) -> String {
         format!(
@@ -466,6 +759,64 @@ impl<'a> Record<'a> {
     }
 }
 
+// ---- what stderr says ------------------------------------------------------------
+
+/// `shutdown: guard created at tests/fixtures/random_body.rs:350:21 hung,
+/// abandoned after 468ms`: a cleanup the runtime gave up on, by where it
+/// was made, and how long after it started (or after the drain began
+/// waiting for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Abandoned {
+    finalizer: bool,
+    site: u32,
+    after: Duration,
+    /// How far off `after` may be: the log rounds to 1 ms below a second,
+    /// to 100 ms above.
+    rounding: Duration,
+}
+
+fn abandoned_on(stderr: &str) -> Vec<Abandoned> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            let (named, after) = line.split_once(" hung, abandoned after ")?;
+            let finalizer = named.contains("finalizer registered at ");
+            let site = named.rsplit_once("random_body.rs:")?.1;
+            let site = site.split(':').next()?.parse().ok()?;
+            let after = after.split_whitespace().next()?;
+            let (after, rounding) = if let Some(ms) = after.strip_suffix("ms") {
+                (
+                    Duration::from_millis(ms.parse().ok()?),
+                    Duration::from_millis(1),
+                )
+            } else {
+                let secs: f64 = after.strip_suffix('s')?.parse().ok()?;
+                (Duration::from_secs_f64(secs), Duration::from_millis(60))
+            };
+            Some(Abandoned {
+                finalizer,
+                site,
+                after,
+                rounding,
+            })
+        })
+        .collect()
+}
+
+/// The lines that say the shutdown was not clean.
+fn runtime_says_unclean(stderr: &str) -> bool {
+    [
+        "hung, abandoned",
+        "panicked",
+        "did not return",
+        "deadline of",
+        "not run",
+        "left behind",
+    ]
+    .iter()
+    .any(|words| stderr.contains(words))
+}
+
 // ---- the checks -----------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -473,12 +824,17 @@ enum Kind {
     RanTwice,
     RanAfterDisarm,
     DisarmReturnedWhileRunning,
+    DropReturnedEarly,
     NeverRan,
+    LateLost,
     CutShort,
+    HungNotNamed,
     FinalizerDuringGuard,
     FinalizerBeforeGuard,
+    LateGuardAfterFinalizer,
     GuardOrder,
     FinalizerOrder,
+    TwoDrainers,
     Status,
     Deadline,
     /// The fixture or the harness misbehaved: not a verdict on the runtime.
@@ -493,12 +849,22 @@ impl Kind {
             Kind::DisarmReturnedWhileRunning => {
                 "disarm()/cancel() returned before the drain finished the cleanup"
             }
-            Kind::NeverRan => "a cleanup never ran",
-            Kind::CutShort => "a cleanup started but never finished",
+            Kind::DropReturnedEarly => "a guard's drop returned before its closure had run",
+            Kind::NeverRan => "a cleanup that existed when the shutdown began never ran",
+            Kind::LateLost => {
+                "a cleanup made during the shutdown never ran, though the drain finished"
+            }
+            Kind::CutShort => "a cleanup that fitted its share did not finish",
+            Kind::HungNotNamed => "a cleanup left running was not named as hung on stderr",
             Kind::FinalizerDuringGuard => "a finalizer started while a guard was running",
-            Kind::FinalizerBeforeGuard => "a finalizer ran before a guard",
+            Kind::FinalizerBeforeGuard => "a finalizer ran before a guard made before the shutdown",
+            Kind::LateGuardAfterFinalizer => {
+                "a guard made during the shutdown, well before the first finalizer started, ran \
+                 after it"
+            }
             Kind::GuardOrder => "guards ran out of reverse creation order",
             Kind::FinalizerOrder => "finalizers ran out of reverse registration order",
+            Kind::TwoDrainers => "two cleanups ran at once on behalf of the shutdown",
             Kind::Status => "wrong exit status",
             Kind::Deadline => "not gone within the deadline",
             Kind::Harness => "the fixture or harness failed",
@@ -517,8 +883,58 @@ impl Violation {
     }
 }
 
+/// What the checks know besides the record: the plan's settings and how the
+/// program ended.
+struct Context<'a> {
+    status: ExitStatus,
+    stderr: &'a str,
+    policy: Policy,
+    timeout: Duration,
+    /// The plan's cleanups: which hang, which are slow and by how much.
+    bodies: BTreeMap<Tag, Body>,
+    /// When the process was seen gone (µs of `CLOCK_MONOTONIC`).
+    gone_us: Option<u64>,
+    killed_by_test: bool,
+}
+
+impl<'a> Context<'a> {
+    fn of(plan: &Plan, run: &'a Run) -> Context<'a> {
+        Context {
+            status: run.ended.status,
+            stderr: &run.ended.stderr,
+            policy: plan.policy,
+            timeout: Duration::from_millis(u64::from(plan.timeout_ms)),
+            bodies: plan
+                .bodies()
+                .into_iter()
+                .map(|(finalizer, id, body)| (Tag { finalizer, id }, body))
+                .collect(),
+            gone_us: run.gone_us,
+            killed_by_test: run.killed_by_test,
+        }
+    }
+
+    fn body(&self, tag: Tag) -> Body {
+        self.bodies.get(&tag).copied().unwrap_or(Body::PLAIN)
+    }
+
+    /// "gone by `timeout` minus the safety margin": a twentieth, at most 500 ms.
+    fn effective(&self) -> Duration {
+        self.timeout - (self.timeout / 20).min(Duration::from_millis(500))
+    }
+}
+
+/// What [`check`] found.
+struct Checked {
+    violations: Vec<Violation>,
+    /// How far past its deadline the process ended (µs; negative: before).
+    overrun_us: Option<i64>,
+    /// What happened, for the coverage tally.
+    seen: Vec<&'static str>,
+}
+
 /// Every check, on the record and how the program ended.
-fn check(text: &str, status: ExitStatus, after_signal: Option<Duration>) -> Vec<Violation> {
+fn check(text: &str, context: &Context) -> Checked {
     let record = Record::read(text);
     let mut found = Vec::new();
     for &index in &record.unreadable {
@@ -527,27 +943,117 @@ fn check(text: &str, status: ExitStatus, after_signal: Option<Duration>) -> Vec<
             format!("unreadable {}", record.at(index)),
         ));
     }
+    if context.stderr.contains("CLEANUP_TIMEOUT") {
+        found.push(Violation::new(
+            Kind::Harness,
+            "the runtime did not take CLEANUP_TIMEOUT".to_owned(),
+        ));
+    }
     let sigints = record
         .sent
         .iter()
         .filter(|&&(_, sig)| sig == SIGINT)
         .count();
-    // The test killed it: the record stops short, the deadline check says why.
-    let killed = status.signal() == Some(SIGKILL);
+    let abandoned = abandoned_on(context.stderr);
+    let owed = owed(&record, context);
     never_runs_twice(&record, &mut found);
     never_starts_after_disarm_or_cancel_returns(&record, &mut found);
-    runs_exactly_once_always(&record, owed(&record, status), &mut found);
-    no_finalizer_starts_while_a_guard_is_still_running(&record, &mut found);
+    churn_guards_ran_exactly_once(&record, &mut found);
+    runs_exactly_once_always(&record, context, owed, &mut found);
+    // After a second SIGINT what was left running was cut by it.
+    if owed == Owed::All {
+        left_running_is_named_as_hung(&record, context, &abandoned, &mut found);
+        fitting_cleanups_finish(&record, context, &abandoned, &mut found);
+    }
+    no_finalizer_starts_while_a_guard_is_still_running(&record, context, &abandoned, &mut found);
     guards_then_finalizers(&record, &mut found);
     guards_in_reverse_order_of_creation(&record, &mut found);
     finalizers_in_reverse_order_of_registration(&record, &mut found);
-    if !killed {
-        status_is_that_of_the_first_route(&record, status, sigints, &mut found);
+    one_drainer_at_a_time(&record, context, &abandoned, &mut found);
+    if !context.killed_by_test {
+        status_is_that_of_the_first_route(&record, context, sigints, &mut found);
     }
-    if !killed {
-        gone_within_the_deadline(after_signal, &mut found);
+    let overrun_us = overrun(&record, context);
+    if context.killed_by_test {
+        found.push(Violation::new(
+            Kind::Deadline,
+            format!(
+                "still running {KILL_AFTER:?} past its deadline (or `ready`): killed by the test"
+            ),
+        ));
+    } else if let Some(overrun) = overrun_us {
+        if overrun > DEADLINE_SLACK.as_micros() as i64 {
+            // Whether the program was still at work or only slow to go (or
+            // the test slow to see it): its last line against the deadline.
+            let last = record.times.iter().rev().flatten().next().copied();
+            let deadline = context.gone_us.unwrap() as i64 - overrun;
+            let last = last.map_or("?".to_owned(), |last| {
+                format!("{:.1}", (last as i64 - deadline) as f64 / 1000.0)
+            });
+            found.push(Violation::new(
+                Kind::Deadline,
+                format!(
+                    "gone {:.1} ms past its deadline, its last record line {last} ms past it \
+                     ({:?} less the margin after the first signal or way out, {})",
+                    overrun as f64 / 1000.0,
+                    context.timeout,
+                    record.at(*record
+                        .deadline_from
+                        .iter()
+                        .min_by_key(|&&i| record.time(i))
+                        .unwrap())
+                ),
+            ));
+        }
     }
-    found
+    Checked {
+        violations: found,
+        overrun_us,
+        seen: happened(&record, context),
+    }
+}
+
+/// What a trial came to, for the coverage tally.
+fn happened(record: &Record, context: &Context) -> Vec<&'static str> {
+    let mut seen = Vec::new();
+    if let Some(&(first, _)) = record.sent.first() {
+        match record.begin {
+            Some(begin) if first < begin => seen.push("a signal before `begin`"),
+            None => seen.push("a signal, and no `begin`"),
+            Some(_) => {}
+        }
+    }
+    if record
+        .sent
+        .iter()
+        .filter(|&&(_, sig)| sig == SIGINT)
+        .count()
+        >= 2
+        && context.status.signal() == Some(SIGINT)
+    {
+        seen.push("two SIGINTs");
+    }
+    if record
+        .lives
+        .iter()
+        .any(|(tag, life)| context.body(*tag).hang && life.start().is_some())
+    {
+        seen.push("a hung cleanup ran");
+    }
+    if record.lives.iter().any(|(tag, life)| {
+        !tag.is_guard()
+            && life.start().is_some()
+            && life.runner().is_some_and(|t| t.starts_with('x'))
+    }) {
+        seen.push("the runtime's own drain");
+    }
+    if context.stderr.contains("deadline of") {
+        seen.push("the deadline cut the drain");
+    }
+    if !record.bad.is_empty() || record.churn_site.is_some() {
+        seen.push("churn ran");
+    }
+    seen
 }
 
 /// "Exactly once, always: a guard or finalizer never runs twice."
@@ -564,7 +1070,7 @@ fn never_runs_twice(record: &Record, found: &mut Vec<Violation>) {
                 ),
             ));
         }
-        if let (Some(&end), start) = (life.ends.first(), life.start()) {
+        if let (Some(end), start) = (life.end(), life.start()) {
             if start.map_or(true, |start| end < start) {
                 found.push(Violation::new(
                     Kind::Harness,
@@ -602,7 +1108,32 @@ fn never_starts_after_disarm_or_cancel_returns(record: &Record, found: &mut Vec<
     }
 }
 
-/// Which cleanups must have run (and finished) by the end.
+/// The churn threads' unrecorded guards, checked where they were dropped or
+/// disarmed: exactly once, and not running once `disarm` returned; a drop
+/// returns once its guard has run (the API docs: "If the drain has already
+/// started the closure when the guard is dropped … the drop waits for it").
+fn churn_guards_ran_exactly_once(record: &Record, found: &mut Vec<Violation>) {
+    for bad in &record.bad {
+        let kind = match bad {
+            Bad { starts: 2.., .. } => Kind::RanTwice,
+            Bad { disarmed: true, .. } => Kind::DisarmReturnedWhileRunning,
+            Bad { .. } => Kind::DropReturnedEarly,
+        };
+        found.push(Violation::new(
+            kind,
+            format!(
+                "churn guard {} counted {} start(s) and {} end(s) once its {} returned ({})",
+                bad.tag,
+                bad.starts,
+                bad.ends,
+                if bad.disarmed { "disarm" } else { "drop" },
+                record.at(bad.line)
+            ),
+        ));
+    }
+}
+
+/// Which cleanups must have run by the end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Owed {
     /// Every one made and not disarmed or cancelled.
@@ -615,110 +1146,305 @@ enum Owed {
     None,
 }
 
-fn owed(record: &Record, status: ExitStatus) -> Owed {
-    if status.signal() == Some(SIGKILL) {
+fn owed(record: &Record, context: &Context) -> Owed {
+    if context.killed_by_test {
         return Owed::None;
     }
     let mut sigints = record.sent.iter().filter(|&&(_, sig)| sig == SIGINT);
     let second = sigints.nth(1).map(|&(line, _)| line);
-    let Some(second) = second.filter(|_| status.signal() == Some(SIGINT)) else {
+    let Some(second) = second.filter(|_| context.status.signal() == Some(SIGINT)) else {
         return Owed::All;
     };
     let f0 = Tag {
         finalizer: true,
         id: 0,
     };
-    let f0_end = record.lives.get(&f0).and_then(|life| life.ends.first());
-    if f0_end.is_some_and(|&end| end < second) {
+    let f0_end = record.lives.get(&f0).and_then(Life::end);
+    if f0_end.is_some_and(|end| end < second) {
         Owed::MadeBeforeTheShutdown
     } else {
         Owed::None
     }
 }
 
-/// "Exactly once, always", with "Guards and finalizers made after the
-/// shutdown began … still run before the process leaves" and "A guard whose
-/// closure is running on its own thread … is waited for": every cleanup made
-/// and not disarmed or cancelled starts, and every one that starts finishes.
-/// After a second SIGINT only what had to be done before it is owed.
-fn runs_exactly_once_always(record: &Record, owed: Owed, found: &mut Vec<Violation>) {
-    let is_owed = |life: &Life| match owed {
-        Owed::All => true,
-        Owed::MadeBeforeTheShutdown => record.made_before_the_shutdown(life),
-        Owed::None => false,
-    };
-    for (tag, life) in record.lives.iter().filter(|(_, life)| is_owed(life)) {
-        if let Some(made) = life.made {
-            if life.starts.is_empty() && life.disarm.is_none() {
-                found.push(Violation::new(
-                    Kind::NeverRan,
-                    format!("{tag} never started ({})", record.at(made)),
-                ));
-            }
+/// "Exactly once, always", with "every guard and finalizer that existed
+/// when the shutdown began runs (unless it hangs)" and "Guards and
+/// finalizers made after the shutdown began … still run before the process
+/// leaves": every cleanup made and not disarmed or cancelled starts. After
+/// a second SIGINT only what had to be done before it is owed.
+fn runs_exactly_once_always(
+    record: &Record,
+    context: &Context,
+    owed: Owed,
+    found: &mut Vec<Violation>,
+) {
+    // The drain did not finish: the deadline came first, or the runtime
+    // kept what was left for the cleanups made before the shutdown and said
+    // so ("… made during the shutdown not started"). "Made after the
+    // shutdown began … still run, within the deadline": such a late one is
+    // owed only when the time was there.
+    let cut = context.stderr.contains("deadline of")
+        || context
+            .stderr
+            .contains("made during the shutdown not started");
+    for (tag, life) in &record.lives {
+        let Some(made) = life.made else {
+            continue;
+        };
+        if !life.starts.is_empty() || life.disarm.is_some() {
+            continue;
         }
-        if let (Some(start), true) = (life.start(), life.ends.is_empty()) {
+        let before = record.made_before_the_shutdown(life);
+        let kind = match owed {
+            Owed::All | Owed::MadeBeforeTheShutdown if before => Kind::NeverRan,
+            Owed::All if cut => continue,
+            Owed::All => Kind::LateLost,
+            Owed::MadeBeforeTheShutdown | Owed::None => continue,
+        };
+        found.push(Violation::new(
+            kind,
+            format!("{tag} never started ({})", record.at(made)),
+        ));
+    }
+}
+
+/// Cleanups that started and never finished: the process left while they
+/// ran.
+fn left_running<'r>(record: &'r Record) -> impl Iterator<Item = (Tag, &'r Life)> {
+    record
+        .lives
+        .iter()
+        .filter(|(_, life)| life.start().is_some() && life.ends.is_empty())
+        .map(|(tag, life)| (*tag, life))
+}
+
+/// "a guard or finalizer hangs → that one is abandoned at its budget … and
+/// the log names the one that hung": each cleanup still running when the
+/// process left is named on stderr as hung, abandoned, by where it was made.
+fn left_running_is_named_as_hung(
+    record: &Record,
+    context: &Context,
+    abandoned: &[Abandoned],
+    found: &mut Vec<Violation>,
+) {
+    let mut running: BTreeMap<(bool, Option<u32>), Vec<Tag>> = BTreeMap::new();
+    for (tag, life) in left_running(record) {
+        running
+            .entry((tag.finalizer, life.site))
+            .or_default()
+            .push(tag);
+    }
+    for ((finalizer, site), tags) in running {
+        let named = abandoned
+            .iter()
+            .filter(|a| a.finalizer == finalizer && Some(a.site) == site)
+            .count();
+        if named < tags.len() {
+            let tags: Vec<String> = tags
+                .iter()
+                .map(|&tag| {
+                    let hang = if context.body(tag).hang {
+                        " (hangs)"
+                    } else {
+                        ""
+                    };
+                    format!("{tag}{hang}")
+                })
+                .collect();
             found.push(Violation::new(
-                Kind::CutShort,
-                format!("{tag} never finished ({})", record.at(start)),
+                Kind::HungNotNamed,
+                format!(
+                    "{} still running at the end, made at line {} of random_body.rs; \
+                     stderr names {named} such {} as hung",
+                    tags.join(", "),
+                    site.map_or("?".to_owned(), |site| site.to_string()),
+                    if finalizer { "finalizer" } else { "guard" },
+                ),
             ));
         }
     }
 }
 
-/// "no finalizer starts while a guard is still running anywhere": when a
-/// finalizer starts, no guard that started before it is unfinished. A guard
-/// made after the shutdown began that starts once the finalizers have begun
-/// is left out: DESIGN orders only what can still be ordered.
-fn no_finalizer_starts_while_a_guard_is_still_running(record: &Record, found: &mut Vec<Violation>) {
-    let finalizer_starts = record
-        .lives
-        .iter()
-        .filter(|(tag, _)| tag.finalizer)
-        .filter_map(|(tag, life)| Some((*tag, life.start()?)));
-    let Some(first) = finalizer_starts.clone().map(|(_, start)| start).min() else {
+/// Whether `life`, started and abandoned, was abandoned (as stderr says) by
+/// `time`: its share was over.
+fn abandoned_by(
+    record: &Record,
+    life: &Life,
+    finalizer: bool,
+    abandoned: &[Abandoned],
+    time: u64,
+) -> bool {
+    let Some(start) = life.start().and_then(|start| record.time(start)) else {
+        // Hand-written records: abandoned at all.
+        return abandoned
+            .iter()
+            .any(|a| a.finalizer == finalizer && Some(a.site) == life.site);
+    };
+    abandoned.iter().any(|a| {
+        a.finalizer == finalizer
+            && Some(a.site) == life.site
+            && start + (a.after.saturating_sub(a.rounding + CLAIM_SLACK)).as_micros() as u64 <= time
+    })
+}
+
+/// "A slow but finite cleanup that fits is never cut short": one that
+/// started with time for its work and the reserve of those still to run
+/// (25 ms each, at most half of what is left) before the deadline, and still
+/// [`FIT_SLACK`] to spare, finishes and is not abandoned.
+fn fitting_cleanups_finish(
+    record: &Record,
+    context: &Context,
+    abandoned: &[Abandoned],
+    found: &mut Vec<Violation>,
+) {
+    // The budget starts no earlier than the first trigger was written.
+    let Some(from) = record.first_trigger_time() else {
         return;
     };
-    for (finalizer, start) in finalizer_starts {
-        for (guard, running) in record.lives.iter().filter(|(tag, _)| tag.is_guard()) {
-            let Some(guard_start) = running.start() else {
-                continue;
+    let hard = from + context.effective().as_micros() as u64;
+    for (tag, life) in &record.lives {
+        let body = context.body(*tag);
+        let Some(start) = life.start() else {
+            continue;
+        };
+        let Some(started) = record.time(start) else {
+            continue;
+        };
+        let unfinished = life.ends.is_empty();
+        let given_up = !unfinished
+            && abandoned_by(record, life, tag.finalizer, abandoned, u64::MAX)
+            && body.site.is_some();
+        if body.hang || !(unfinished || given_up) {
+            continue;
+        }
+        let waiting = record
+            .lives
+            .values()
+            .filter(|other| other.made.is_some() && other.disarm.is_none())
+            .filter(|other| other.start().map_or(true, |s| s > start))
+            .count() as u64;
+        let left = hard.saturating_sub(started);
+        let reserve = (RESERVE_EACH.as_micros() as u64 * waiting).min(left / 2);
+        let needs = u64::from(body.slow_us) + reserve + FIT_SLACK.as_micros() as u64;
+        if started + needs <= hard {
+            let what = if unfinished {
+                "never finished"
+            } else {
+                "was abandoned"
             };
-            let ordered = guard_start < first || record.made_before_the_shutdown(running);
-            let ended = running.ends.first().is_some_and(|&end| end < start);
-            if ordered && guard_start < start && !ended {
-                found.push(Violation::new(
-                    Kind::FinalizerDuringGuard,
-                    format!(
-                        "{finalizer} {} while {guard} ran ({})",
-                        record.at(start),
-                        record.at(guard_start)
-                    ),
-                ));
-            }
+            found.push(Violation::new(
+                Kind::CutShort,
+                format!(
+                    "{tag} ({} µs of work) {what}: it started {:.1} ms before the deadline, \
+                     {waiting} others still to run ({})",
+                    body.slow_us,
+                    (hard - started) as f64 / 1000.0,
+                    record.at(start)
+                ),
+            ));
         }
     }
 }
 
-/// "Order: guards …, then finalizers": of the cleanups made before the
-/// shutdown began, every guard the drain runs starts before any finalizer.
-fn guards_then_finalizers(record: &Record, found: &mut Vec<Violation>) {
-    let guards = record.drained(false);
-    let finalizers = record.drained(true);
-    let Some((last_guard, guard)) = guards.iter().max_by_key(|(_, life)| life.start()) else {
+/// "no finalizer starts while a guard is still running anywhere", but for a
+/// guard abandoned by then ("waits for a running guard only until it is done
+/// or abandoned").
+fn no_finalizer_starts_while_a_guard_is_still_running(
+    record: &Record,
+    context: &Context,
+    abandoned: &[Abandoned],
+    found: &mut Vec<Violation>,
+) {
+    let _ = context;
+    let guards: Vec<(Tag, &Life, usize)> = record
+        .lives
+        .iter()
+        .filter(|(tag, _)| tag.is_guard())
+        .filter_map(|(tag, life)| Some((*tag, life, life.start()?)))
+        .collect();
+    if guards.is_empty() {
         return;
-    };
-    let Some((first_finalizer, finalizer)) = finalizers.iter().min_by_key(|(_, life)| life.start())
+    }
+    let mut reported = 0;
+    for (finalizer, life) in record.lives.iter().filter(|(tag, _)| tag.finalizer) {
+        let Some(start) = life.start() else {
+            continue;
+        };
+        for &(guard, running, guard_start) in &guards {
+            let still = running.end().map_or(true, |end| end > start);
+            if guard_start > start || !still {
+                continue;
+            }
+            let time = record.time(start).unwrap_or(u64::MAX);
+            if abandoned_by(record, running, false, abandoned, time) {
+                continue;
+            }
+            reported += 1;
+            if reported > 5 {
+                return;
+            }
+            found.push(Violation::new(
+                Kind::FinalizerDuringGuard,
+                format!(
+                    "{finalizer} {} while {guard} ran ({})",
+                    record.at(start),
+                    record.at(guard_start)
+                ),
+            ));
+        }
+    }
+}
+
+/// "Order: guards …, then finalizers": every guard made before the first
+/// finalizer started starts before it. For guards made before the shutdown
+/// began this is the table's order; for those made during it, before the
+/// first finalizer started, it is "newest first holds … across the lists".
+/// Guards made once a finalizer has started are left out, and so are those
+/// made during the shutdown within [`LATE_GUARD_MARGIN`] of the first
+/// finalizer's start (the drain may have looked for guards just before).
+fn guards_then_finalizers(record: &Record, found: &mut Vec<Violation>) {
+    let Some((first, first_start)) = record
+        .lives
+        .iter()
+        .filter(|(tag, _)| tag.finalizer)
+        .filter_map(|(tag, life)| Some((*tag, life.start()?)))
+        .min_by_key(|&(_, start)| start)
     else {
         return;
     };
-    let (guard_start, finalizer_start) = (guard.start().unwrap(), finalizer.start().unwrap());
-    if finalizer_start < guard_start {
+    let mut reported = 0;
+    for (guard, life) in record.lives.iter().filter(|(tag, _)| tag.is_guard()) {
+        let (Some(made), Some(start)) = (life.made, life.start()) else {
+            continue;
+        };
+        if made > first_start || start < first_start {
+            continue;
+        }
+        let kind = if record.made_before_the_shutdown(life) {
+            Kind::FinalizerBeforeGuard
+        } else {
+            // Made while the drain turned to the finalizers, it may have
+            // missed the last scan: only one that existed well before is
+            // one the drain passed over.
+            let (Some(made), Some(first)) = (record.time(made), record.time(first_start)) else {
+                continue;
+            };
+            if made + LATE_GUARD_MARGIN.as_micros() as u64 > first {
+                continue;
+            }
+            Kind::LateGuardAfterFinalizer
+        };
+        reported += 1;
+        if reported > 5 {
+            return;
+        }
         found.push(Violation::new(
-            Kind::FinalizerBeforeGuard,
+            kind,
             format!(
-                "{first_finalizer} {} before {last_guard} {}",
-                record.at(finalizer_start),
-                record.at(guard_start)
+                "{first} {} before {guard} {} (made at {})",
+                record.at(first_start),
+                record.at(start),
+                record.at(made)
             ),
         ));
     }
@@ -738,12 +1464,21 @@ fn finalizers_in_reverse_order_of_registration(record: &Record, found: &mut Vec<
 }
 
 /// Of two cleanups made one after the other (the older one's `made` before
-/// the newer one's `make`), the newer one starts first.
+/// the newer one's `make`), the newer one starts first. In start order, each
+/// one is checked against the one with the earliest `made` started before it.
 fn newest_first(record: &Record, ran: &[(Tag, &Life)], kind: Kind, found: &mut Vec<Violation>) {
-    for (older, old) in ran {
-        for (newer, new) in ran {
-            let made_after = matches!((old.made, new.make), (Some(a), Some(b)) if a < b);
-            if made_after && new.start() > old.start() {
+    let mut by_start: Vec<&(Tag, &Life)> = ran.iter().collect();
+    by_start.sort_by_key(|(_, life)| life.start());
+    let mut oldest: Option<&(Tag, &Life)> = None;
+    let mut reported = 0;
+    for entry in by_start {
+        let (newer, new) = entry;
+        if let Some((older, old)) = oldest {
+            if matches!((old.made, new.make), (Some(a), Some(b)) if a < b) {
+                reported += 1;
+                if reported > 5 {
+                    return;
+                }
                 found.push(Violation::new(
                     kind,
                     format!(
@@ -756,23 +1491,87 @@ fn newest_first(record: &Record, ran: &[(Tag, &Life)], kind: Kind, found: &mut V
                 ));
             }
         }
+        if new.made.is_some() && oldest.map_or(true, |(_, old)| new.made < old.made) {
+            oldest = Some(entry);
+        }
+    }
+}
+
+/// "One drainer at a time: cleanups never run two at once on behalf of the
+/// shutdown": of the cleanups not run by their own scope, none starts while
+/// another runs, unless it runs inside it (on the same thread: a guard made
+/// and dropped inside a cleanup) or the other was abandoned by then.
+fn one_drainer_at_a_time(
+    record: &Record,
+    context: &Context,
+    abandoned: &[Abandoned],
+    found: &mut Vec<Violation>,
+) {
+    let _ = context;
+    let mut drained: Vec<(Tag, &Life, usize)> = record
+        .lives
+        .iter()
+        .filter(|(_, life)| !life.ran_by_its_scope())
+        .filter_map(|(tag, life)| Some((*tag, life, life.start()?)))
+        .collect();
+    drained.sort_by_key(|&(_, _, start)| start);
+    let mut running: Vec<(Tag, &Life)> = Vec::new();
+    let mut reported = 0;
+    for (tag, life, start) in drained {
+        running.retain(|(_, other)| other.end().map_or(true, |end| end > start));
+        let time = record.time(start).unwrap_or(u64::MAX);
+        for &(other_tag, other) in &running {
+            // A thread may be held up between stamping a line and writing
+            // it: the one written first may have started second, after the
+            // other was abandoned.
+            let other_time = other
+                .start()
+                .and_then(|start| record.time(start))
+                .unwrap_or(u64::MAX);
+            if other.runner() == life.runner()
+                || abandoned_by(record, other, other_tag.finalizer, abandoned, time)
+                || abandoned_by(record, life, tag.finalizer, abandoned, other_time)
+            {
+                continue;
+            }
+            reported += 1;
+            if reported > 5 {
+                return;
+            }
+            found.push(Violation::new(
+                Kind::TwoDrainers,
+                format!(
+                    "{tag} {} while {other_tag} ran ({})",
+                    record.at(start),
+                    record.at(other.start().unwrap())
+                ),
+            ));
+        }
+        running.push((tag, life));
     }
 }
 
 /// "The end has one owner … The status is that of the first route", with
-/// "Exit status" and "The first SIGINT never forces … only a second SIGINT
-/// does". f0, run last, records the reason: it must be a way out the program
-/// took or a signal the test sent, the first one when the record shows which
-/// came first, and the status must be the one DESIGN's table gives for it —
-/// or death by SIGINT when two SIGINTs were sent.
+/// "Exit status" for the policy and "The first SIGINT never forces … only a
+/// second SIGINT does". f0, run last, records the reason: it must be a way
+/// out the program took or a signal the test sent, the first one when the
+/// record shows which came first, and the status must be one DESIGN gives
+/// for it — or death by SIGINT when two SIGINTs were sent, or death by the
+/// signal's default action when it came before the handlers were in place.
 fn status_is_that_of_the_first_route(
     record: &Record,
-    status: ExitStatus,
+    context: &Context,
     sigints: usize,
     found: &mut Vec<Violation>,
 ) {
-    let seen = Status::of(status);
+    let seen = Status::of(context.status);
     let may_be_forced = sigints >= 2 && seen == Some(Status::Killed(SIGINT));
+    // Before `begin`, a signal may have met no handler yet.
+    let by_default_action = record.begin.is_none()
+        && record
+            .sent
+            .iter()
+            .any(|&(_, sig)| seen == Some(Status::Killed(sig)));
     let first = first_route(record);
     let reason = match record.reason {
         Some((_, Some(reason))) => Some(reason),
@@ -807,8 +1606,9 @@ fn status_is_that_of_the_first_route(
     let Some(expected) = reason.or(first.map(|(_, first)| first)) else {
         return;
     };
-    let expected = expected.status();
-    if seen == Some(expected) || may_be_forced {
+    let clean = clean(record, context);
+    let expected = expected.statuses(context.policy, clean);
+    if seen.is_some_and(|seen| expected.contains(&seen)) || may_be_forced || by_default_action {
         return;
     }
     let what = if sigints == 1 && seen == Some(Status::Killed(SIGINT)) {
@@ -821,13 +1621,28 @@ fn status_is_that_of_the_first_route(
         (None, Some((line, _))) => format!("{}, the first way out", record.at(line)),
         (None, None) => unreachable!("`expected` comes from one of them"),
     };
+    let expected: Vec<String> = expected.iter().map(Status::to_string).collect();
     found.push(Violation::new(
         Kind::Status,
         format!(
-            "{what}{why} wants {expected}, got {}",
-            seen.map_or_else(|| format!("{status:?}"), |s| s.to_string())
+            "{what}{why} with exit = {:?} and a shutdown clean: {clean:?} wants {}, got {}",
+            context.policy,
+            expected.join(" or "),
+            seen.map_or_else(|| format!("{:?}", context.status), |s| s.to_string())
         ),
     ));
+}
+
+/// How clean the shutdown was: a cleanup left running or the deadline hit
+/// is a failure; what only the runtime's own lines say is left open.
+fn clean(record: &Record, context: &Context) -> Clean {
+    if left_running(record).next().is_some() || context.stderr.contains("deadline of") {
+        Clean::No
+    } else if runtime_says_unclean(context.stderr) {
+        Clean::Unsure
+    } else {
+        Clean::Yes
+    }
 }
 
 /// The way out that surely came first: the only one recorded before the
@@ -839,7 +1654,8 @@ fn first_route(record: &Record) -> Option<(usize, Reason)> {
         .values()
         .filter(|life| !life.ran_by_its_scope())
         .filter_map(Life::start)
-        .min()?;
+        .min()
+        .unwrap_or(usize::MAX);
     let mut before = record.triggers.iter().filter(|&&(line, _)| line < drained);
     match (before.next(), before.next()) {
         (Some(&only), None) => Some(only),
@@ -847,17 +1663,13 @@ fn first_route(record: &Record) -> Option<(usize, Reason)> {
     }
 }
 
-/// "from the first signal the process has exited within `timeout`" (here
-/// with a generous margin: the machine is shared and noisy).
-fn gone_within_the_deadline(after_signal: Option<Duration>, found: &mut Vec<Violation>) {
-    if let Some(after) = after_signal {
-        if after > deadline() {
-            found.push(Violation::new(
-                Kind::Deadline,
-                format!("ended {after:?} after the first signal"),
-            ));
-        }
-    }
+/// "from the first signal the process has exited within `timeout`" less its
+/// margin: how far past that it was seen gone.
+fn overrun(record: &Record, context: &Context) -> Option<i64> {
+    let from = record.deadline_start()?;
+    let gone = context.gone_us?;
+    let deadline = from + context.effective().as_micros() as u64;
+    Some(gone as i64 - deadline as i64)
 }
 
 // ---- reporting --------------------------------------------------------------------
@@ -882,16 +1694,43 @@ impl Failure {
     }
 }
 
+/// Violations of one kind shown in a report; the rest are counted.
+const VIOLATIONS_SHOWN: usize = 6;
+/// Records longer than this are shown by their head and tail.
+const RECORD_SHOWN: usize = 400;
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "==== seed {} broke DESIGN.md ====", self.seed)?;
+        let mut shown: BTreeMap<Kind, usize> = BTreeMap::new();
         for violation in &self.violations {
-            writeln!(f, "- {}: {}", violation.kind.describe(), violation.what)?;
+            let count = shown.entry(violation.kind).or_default();
+            *count += 1;
+            if *count <= VIOLATIONS_SHOWN {
+                writeln!(f, "- {}: {}", violation.kind.describe(), violation.what)?;
+            }
+        }
+        for (kind, count) in shown {
+            if count > VIOLATIONS_SHOWN {
+                writeln!(
+                    f,
+                    "- {}: … and {} more",
+                    kind.describe(),
+                    count - VIOLATIONS_SHOWN
+                )?;
+            }
         }
         writeln!(f, "--- plan ---\n{}", self.plan)?;
         writeln!(f, "--- record ({}) ---", self.path.display())?;
-        for (number, line) in self.record.lines().enumerate() {
-            writeln!(f, "{:4} {line}", number + 1)?;
+        let lines: Vec<&str> = self.record.lines().collect();
+        for (number, line) in lines.iter().enumerate() {
+            let head = number < RECORD_SHOWN / 2;
+            let tail = number + RECORD_SHOWN / 2 >= lines.len();
+            if head || tail {
+                writeln!(f, "{:4} {line}", number + 1)?;
+            } else if number == RECORD_SHOWN / 2 {
+                writeln!(f, "     … ({} lines)", lines.len() - RECORD_SHOWN)?;
+            }
         }
         match &self.ended {
             Some(ended) => write!(f, "{ended}")?,
@@ -899,46 +1738,106 @@ impl fmt::Display for Failure {
         }
         writeln!(
             f,
-            "replay: CLEANUP_SEED={} cargo test --test random",
+            "replay: CLEANUP_SEED={} cargo test --all-features --test random",
             self.seed
         )
     }
 }
 
-/// How many failing trials showed each kind of violation.
+/// How many failing trials showed each kind of violation, and in what
+/// circumstances (how many of those trials had each).
 fn tally(failures: &[Failure]) -> String {
-    let mut counts: BTreeMap<Kind, usize> = BTreeMap::new();
+    let mut counts: BTreeMap<Kind, (usize, BTreeMap<&str, usize>)> = BTreeMap::new();
     for failure in failures {
         let mut kinds: Vec<Kind> = failure.violations.iter().map(|v| v.kind).collect();
         kinds.sort();
         kinds.dedup();
         for kind in kinds {
-            *counts.entry(kind).or_default() += 1;
+            let (count, circumstances) = counts.entry(kind).or_default();
+            *count += 1;
+            for circumstance in circumstances_of(&failure.plan) {
+                *circumstances.entry(circumstance).or_default() += 1;
+            }
         }
     }
     counts
         .iter()
-        .map(|(kind, count)| format!("  {count:5}  {}\n", kind.describe()))
+        .map(|(kind, (count, circumstances))| {
+            let circumstances: Vec<String> = circumstances
+                .iter()
+                .map(|(what, n)| format!("{what} {n}"))
+                .collect();
+            format!(
+                "  {count:5}  {}\n         ({})\n",
+                kind.describe(),
+                circumstances.join(", ")
+            )
+        })
         .collect()
+}
+
+/// What in a plan may matter to a failure, for the tally.
+fn circumstances_of(plan: &Plan) -> Vec<&'static str> {
+    let mut what = Vec::new();
+    if !plan.churn.is_empty() {
+        what.push("churn");
+    }
+    if plan.hangs() {
+        what.push("hangs");
+    }
+    if plan
+        .bodies()
+        .iter()
+        .any(|(_, _, body)| !body.hang && body.slow_us > plan.timeout_ms * 500)
+    {
+        what.push("runs long");
+    }
+    if !plan.startup.is_empty() {
+        what.push("start-up signal");
+    }
+    if plan.timeout_ms < 800 {
+        what.push("timeout < 0.8s");
+    }
+    what.push(match plan.policy {
+        Policy::Signal => "exit=signal",
+        Policy::Code => "exit=code",
+        Policy::Zero => "exit=zero",
+    });
+    what
 }
 
 // ---- the checker, on records written by hand ----------------------------------------
 
-/// The kinds [`check`] finds in `record` for a program that ended with `status`.
-fn kinds_found(record: &str, status: Status) -> Vec<Kind> {
+/// The kinds [`check`] finds in `record` for a program of `policy` that
+/// ended with `status` and wrote `stderr`.
+fn kinds_with(record: &str, status: Status, policy: Policy, stderr: &str) -> Vec<Kind> {
     let raw = match status {
         Status::Code(code) => code << 8,
         Status::Killed(sig) => sig,
     };
-    let found = check(record, ExitStatus::from_raw(raw), None);
+    let context = Context {
+        status: ExitStatus::from_raw(raw),
+        stderr,
+        policy,
+        timeout: Duration::from_secs(2),
+        bodies: BTreeMap::new(),
+        gone_us: None,
+        killed_by_test: false,
+    };
+    let found = check(record, &context).violations;
     let mut kinds: Vec<Kind> = found.iter().map(|v| v.kind).collect();
+    kinds.sort();
     kinds.dedup();
     kinds
 }
 
+fn kinds_found(record: &str, status: Status) -> Vec<Kind> {
+    kinds_with(record, status, Policy::Signal, "")
+}
+
 /// `main` made f0, f1, g2 and g3 and returned; the drain ran them in order.
 const ORDERLY: &str = "\
-make f0 t0\nmade f0 t0\nmake f1 t0\nmade f1 t0\nmake g2 t0\nmade g2 t0\n\
+begin\nmake f0 t0\nmade f0 t0\nmake f1 t0\nmade f1 t0\nmake g2 t0\nmade g2 t0\n\
 make g3 t1\nmade g3 t1\nroute ok 0 t0\n\
 start g3 t0\nend g3\nstart g2 t0\nend g2\nstart f1 t0\nend f1\n\
 start f0 t0\nreason Some(Return)\nend f0\n";
@@ -946,6 +1845,19 @@ start f0 t0\nreason Some(Return)\nend f0\n";
 #[test]
 fn the_checker_passes_an_orderly_end() {
     assert_eq!(kinds_found(ORDERLY, Status::Code(0)), []);
+}
+
+#[test]
+fn the_checker_reads_the_times_of_the_lines() {
+    let timed: String = ORDERLY
+        .lines()
+        .enumerate()
+        .map(|(i, line)| format!("{} {line}\n", 1_000 + i))
+        .collect();
+    assert_eq!(kinds_found(&timed, Status::Code(0)), []);
+    let record = Record::read(&timed);
+    assert_eq!(record.time(2), Some(1_002));
+    assert_eq!(record.first_trigger_time(), Some(1_009));
 }
 
 #[test]
@@ -961,18 +1873,137 @@ fn the_checker_sees_a_wrong_status_and_a_single_sigint_that_forced() {
 }
 
 #[test]
+fn the_checker_wants_the_status_of_each_exit_policy() {
+    let term = ORDERLY
+        .replace("route ok 0 t0\n", "sent SIGTERM\n")
+        .replace("Some(Return)", "Some(Signal(15))");
+    let signal = |status| kinds_with(&term, status, Policy::Signal, "");
+    assert_eq!(signal(Status::Killed(15)), []);
+    assert_eq!(signal(Status::Code(143)), [Kind::Status]);
+    let code = |status| kinds_with(&term, status, Policy::Code, "");
+    assert_eq!(code(Status::Code(143)), []);
+    assert_eq!(code(Status::Killed(15)), [Kind::Status]);
+    let zero = |status, stderr| kinds_with(&term, status, Policy::Zero, stderr);
+    assert_eq!(zero(Status::Code(0), ""), []);
+    assert_eq!(zero(Status::Code(143), ""), [Kind::Status]);
+    // The deadline was hit: never 0.
+    let hit = "shutdown: deadline of 2s reached, 0 cleanups not run, exiting with code 143";
+    assert_eq!(zero(Status::Code(143), hit), []);
+    assert_eq!(zero(Status::Code(0), hit), [Kind::Status]);
+    // Before `begin` a signal may meet the default action.
+    let early = "sent SIGTERM\n";
+    assert_eq!(kinds_with(early, Status::Killed(15), Policy::Zero, ""), []);
+}
+
+#[test]
 fn the_checker_sees_a_cleanup_lost_or_cut_unless_a_second_sigint_came_first() {
     let lost = ORDERLY.replace("start g2 t0\nend g2\n", "");
     assert_eq!(kinds_found(&lost, Status::Code(0)), [Kind::NeverRan]);
     let cut = ORDERLY.replace("start g2 t0\nend g2\n", "start g2 t0\n");
-    assert!(kinds_found(&cut, Status::Code(0)).contains(&Kind::CutShort));
+    assert!(kinds_found(&cut, Status::Code(0)).contains(&Kind::HungNotNamed));
     // Forced: the rest may be missing, what ran must still be in order.
-    let forced = "make f0 t0\nmade f0 t0\nmake g1 t0\nmade g1 t0\n\
+    let forced = "begin\nmake f0 t0\nmade f0 t0\nmake g1 t0\nmade g1 t0\n\
                   sent SIGINT\nsent SIGINT\nstart g1 t0\n";
     assert_eq!(kinds_found(forced, Status::Killed(SIGINT)), []);
     // The second SIGINT came after the end: nothing was forced.
     let late = lost.replace("route ok 0 t0\n", "route ok 0 t0\nsent SIGINT\n") + "sent SIGINT\n";
     assert_eq!(kinds_found(&late, Status::Killed(SIGINT)), [Kind::NeverRan]);
+    // Made during the shutdown, never run.
+    let made_late = ORDERLY.replace("end f1\n", "end f1\nmake f9 t1\nmade f9 t1\n");
+    assert_eq!(kinds_found(&made_late, Status::Code(0)), [Kind::LateLost]);
+    // …unless the time ran out for it, and the runtime said so.
+    let hit = "shutdown: deadline of 2s reached, 1 cleanup not run, exiting with code 0";
+    assert_eq!(
+        kinds_with(&made_late, Status::Code(0), Policy::Signal, hit),
+        []
+    );
+    let kept = "shutdown: 1 cleanup made during the shutdown not started: the time left is \
+                for those made before it";
+    assert_eq!(
+        kinds_with(&made_late, Status::Code(0), Policy::Signal, kept),
+        []
+    );
+}
+
+#[test]
+fn the_checker_wants_a_hung_cleanup_named_and_lets_it_be_overtaken() {
+    // g2 hangs at site 300; f1 starts on a fresh executor.
+    let hung = ORDERLY
+        .replace("made g2 t0\n", "made g2 t0 300\n")
+        .replace("start g2 t0\nend g2\n", "start g2 t0\n")
+        .replace("start f1 t0", "start f1 x2");
+    let named = "shutdown: guard created at tests/fixtures/random_body.rs:300:21 hung, \
+                 abandoned after 1.4s";
+    assert_eq!(
+        kinds_with(&hung, Status::Code(0), Policy::Signal, named),
+        []
+    );
+    assert_eq!(
+        kinds_found(&hung, Status::Code(0)),
+        [
+            Kind::HungNotNamed,
+            Kind::FinalizerDuringGuard,
+            Kind::TwoDrainers
+        ]
+    );
+    let other = named.replace(":300:", ":301:");
+    assert!(
+        kinds_with(&hung, Status::Code(0), Policy::Signal, &other).contains(&Kind::HungNotNamed)
+    );
+}
+
+#[test]
+fn the_checker_sees_a_slow_cleanup_cut_short_when_it_fitted() {
+    let timed = |record: &str| -> String {
+        record
+            .lines()
+            .enumerate()
+            .map(|(i, line)| format!("{} {line}\n", 1_000_000 + i as u64 * 10))
+            .collect()
+    };
+    let cut = timed(&ORDERLY.replace("start g2 t0\nend g2\n", "start g2 t0\n"));
+    let mut context = Context {
+        status: ExitStatus::from_raw(0),
+        stderr: "shutdown: guard created at tests/fixtures/random_body.rs:0:0 hung, \
+                 abandoned after 1ms",
+        policy: Policy::Signal,
+        timeout: Duration::from_secs(2),
+        bodies: BTreeMap::new(),
+        gone_us: None,
+        killed_by_test: false,
+    };
+    let slow = |us| Body {
+        slow_us: us,
+        ..Body::PLAIN
+    };
+    // 10 ms of work, started right after the route: it fitted.
+    context.bodies.insert(
+        Tag {
+            finalizer: false,
+            id: 2,
+        },
+        slow(10_000),
+    );
+    let kinds: Vec<Kind> = check(&cut, &context)
+        .violations
+        .iter()
+        .map(|v| v.kind)
+        .collect();
+    assert!(kinds.contains(&Kind::CutShort), "{kinds:?}");
+    // 3 s of work under a 2 s timeout: it did not.
+    context.bodies.insert(
+        Tag {
+            finalizer: false,
+            id: 2,
+        },
+        slow(3_000_000),
+    );
+    let kinds: Vec<Kind> = check(&cut, &context)
+        .violations
+        .iter()
+        .map(|v| v.kind)
+        .collect();
+    assert!(!kinds.contains(&Kind::CutShort), "{kinds:?}");
 }
 
 #[test]
@@ -985,6 +2016,11 @@ fn the_checker_sees_a_cleanup_run_twice_or_after_its_disarm_returned() {
     assert_eq!(
         kinds_found(&during, Status::Code(0)),
         [Kind::DisarmReturnedWhileRunning]
+    );
+    let churn = ORDERLY.replace("end f1\n", "end f1\nbad g100000003 dropped 0 0\n");
+    assert_eq!(
+        kinds_found(&churn, Status::Code(0)),
+        [Kind::DropReturnedEarly]
     );
 }
 
@@ -1019,6 +2055,21 @@ fn the_checker_sees_cleanups_out_of_order() {
         kinds_found(&overlap, Status::Code(0)),
         [Kind::FinalizerDuringGuard]
     );
+}
+
+#[test]
+fn the_checker_sees_two_drainers_but_not_a_cleanup_inside_another() {
+    let two = ORDERLY.replace(
+        "start g3 t0\nend g3\nstart g2 t0\nend g2\n",
+        "start g3 t0\nstart g2 x1\nend g3\nend g2\n",
+    );
+    assert!(kinds_found(&two, Status::Code(0)).contains(&Kind::TwoDrainers));
+    // g4, made and dropped inside g3, runs inside it, on its thread.
+    let nested = ORDERLY.replace(
+        "start g3 t0\nend g3\n",
+        "start g3 t0\nmake g4 t0\nmade g4 t0\ndrop g4\nstart g4 t0\nend g4\ndropped g4\nend g3\n",
+    );
+    assert_eq!(kinds_found(&nested, Status::Code(0)), []);
 }
 
 #[test]

@@ -30,8 +30,9 @@
 //!   and ends the process, whatever runs; at the deadline itself the timer
 //!   ends it if that thread could not.
 
+mod batch;
+
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,7 @@ use crate::exit_status::{is_pid_one, Ending};
 use crate::log::{self, Count, Fields, Left, Level, Secs, SignalName};
 use crate::registry::{self, Claimed, Found, Kind, Name, State, Ticket};
 use crate::state::{self, lock, ExitReason};
+use batch::{armed, Batch, Next, Pace};
 
 /// How often the runtime thread says what it is still waiting for.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -81,7 +83,10 @@ struct Machine {
     /// A start line was printed, so an end line is owed.
     announced: bool,
     /// Cleanups found armed by the last scan, newest first, to claim in turn.
-    batch: VecDeque<Found>,
+    batch: Batch,
+    /// The time left was kept for the cleanups made before the shutdown:
+    /// those made since are no longer started.
+    late_cut: bool,
     running: Option<Running>,
     /// Claimed cleanups the executor no longer waits for: abandoned when they
     /// hung, or ended by an `exit` inside them.
@@ -102,6 +107,11 @@ struct Machine {
     finalizers_ran: usize,
     hung: usize,
     panicked: usize,
+    /// Late cleanups left unrun for lack of time (see `late_cut`).
+    not_started: usize,
+    /// How long the cleanups run so far took: what those still waiting
+    /// are expected to need.
+    pace: Pace,
 }
 
 /// What the executor is doing: running a cleanup it claimed, or waiting for
@@ -152,7 +162,8 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     final_code: None,
     body_late: false,
     announced: false,
-    batch: VecDeque::new(),
+    batch: Batch::EMPTY,
+    late_cut: false,
     running: None,
     settled: Vec::new(),
     first_pass: false,
@@ -164,6 +175,8 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     finalizers_ran: 0,
     hung: 0,
     panicked: 0,
+    not_started: 0,
+    pace: Pace::NEW,
 });
 /// Wakes the runtime thread when the phase changes.
 static WATCH: Condvar = Condvar::new();
@@ -512,7 +525,9 @@ fn execute(id: u64) -> bool {
                 if kind == Kind::Finalizer {
                     registry::finalizer_done();
                 }
-                machine.running = None;
+                if let Some(running) = machine.running.take() {
+                    machine.pace.add(running.started.elapsed());
+                }
                 match result {
                     Ok(()) => count_ran(&mut machine, kind),
                     // `exit` inside the cleanup: it is over; its code is kept.
@@ -567,7 +582,7 @@ impl Running {
 ///    none is left.
 fn next_step(machine: &mut Machine) -> Step {
     loop {
-        while let Some(found) = machine.batch.pop_front() {
+        while let Some(found) = take_next(machine) {
             // A guard running by its own drop right now goes first: look
             // again (the scan finds it, and waits for it within its share).
             if found.kind == Kind::Finalizer && !registry::finalizers_turn(&machine.settled) {
@@ -600,21 +615,13 @@ fn next_step(machine: &mut Machine) -> Step {
             return Step::Run(claimed, found.kind, name);
         }
         let found = registry::scan();
-        let armed = |kind: Kind| {
-            let mut armed: Vec<Found> = found
-                .iter()
-                .filter(|found| found.state == State::Armed && found.kind == kind)
-                .copied()
-                .collect();
-            armed.sort_unstable_by_key(|found| std::cmp::Reverse(found.seq));
-            armed
-        };
-        let finalizers = armed(Kind::Finalizer);
-        let guards = armed(Kind::Guard);
+        let (guards, finalizers) = armed(&found, machine.late_cut);
+        let now = Instant::now();
         if !guards.is_empty() && (machine.closed || !machine.first_pass) {
             machine.first_pass = true;
             machine.after_batch = finalizers.len();
-            machine.batch = guards.into();
+            let early_after = finalizers.early.len();
+            machine.batch = Batch::new(guards, early_after, machine.budget, now);
             continue;
         }
         machine.first_pass = true;
@@ -638,7 +645,7 @@ fn next_step(machine: &mut Machine) -> Step {
         }
         if !finalizers.is_empty() {
             machine.after_batch = 0;
-            machine.batch = finalizers.into();
+            machine.batch = Batch::new(finalizers, 0, machine.budget, now);
             continue;
         }
         // A finalizer being cancelled: its closure is being dropped.
@@ -648,6 +655,28 @@ fn next_step(machine: &mut Machine) -> Step {
         }
         machine.running = None;
         return Step::Done;
+    }
+}
+
+/// The next cleanup of the batch; once the late ones are cut, says so.
+fn take_next(machine: &mut Machine) -> Option<Found> {
+    loop {
+        let pace = machine.pace;
+        match machine.batch.next(Instant::now(), pace) {
+            Next::Run(found) => return Some(found),
+            Next::Empty => return None,
+            Next::CutLate(count) => {
+                machine.late_cut = true;
+                log::event(
+                    Level::Warn,
+                    Fields::new().not_run(count),
+                    format_args!(
+                        "{} made during the shutdown not started: the time left is for those made before it",
+                        Count(count, "cleanup")
+                    ),
+                );
+            }
+        }
     }
 }
 
@@ -688,8 +717,14 @@ fn finish() -> Ending {
     let mut machine = lock(&MACHINE);
     machine.phase = Phase::Exiting;
     machine.panicked += registry::panicked_during_shutdown();
+    if machine.late_cut {
+        machine.not_started = registry::scan()
+            .iter()
+            .filter(|found| found.state == State::Armed)
+            .count();
+    }
     let ending = machine.ending(false);
-    let problems = machine.hung + machine.panicked > 0 || machine.body_late;
+    let problems = machine.hung + machine.panicked + machine.not_started > 0 || machine.body_late;
     let mut last_status = None;
     if machine.announced || problems {
         let elapsed = machine.budget.map_or(Duration::ZERO, |b| b.start.elapsed());
@@ -765,7 +800,9 @@ impl Machine {
         if let Some(code) = self.final_code {
             return Ending::Code(code);
         }
-        let clean = !deadline_hit && !self.body_late && self.hung + self.panicked == 0;
+        let clean = !deadline_hit
+            && !self.body_late
+            && self.hung + self.panicked + self.not_started == 0;
         let (reason, code) = state::first().unwrap_or((ExitReason::Return, 0));
         match reason {
             ExitReason::Signal(sig) => match self.config.exit {
@@ -789,6 +826,9 @@ impl Machine {
         }
         if self.panicked > 0 {
             text += &format!(", {} panicked", self.panicked);
+        }
+        if self.not_started > 0 {
+            text += &format!(", {} made during the shutdown not started", self.not_started);
         }
         text
     }
@@ -865,21 +905,42 @@ pub(crate) fn watch() -> ! {
             crate::children::reap_orphans();
         }
         if now >= budget.wrap_up() {
+            // The executor starts nothing more.
+            machine.phase = Phase::Exiting;
+            machine.executor += 1;
             crate::children::forward_kill();
             // The one that hung to the end is named, as any other, and
-            // again in the deadline's line with those it kept from running.
+            // again in the deadline's line with those it kept from running;
+            // so is every guard still running on its own thread.
             let running = machine.running.take();
             if let Some(running) = &running {
                 running.say_hung(now);
                 machine.hung += 1;
             }
+            let found = registry::scan();
+            for found in found.iter().filter(|found| found.state == State::Claimed) {
+                let known = running.as_ref().is_some_and(|r| r.ticket == found.ticket)
+                    || machine.settled.contains(&found.ticket);
+                if !known {
+                    let since = registry::dropping_since(found.ticket);
+                    let still = Running {
+                        ticket: found.ticket,
+                        name: Name::of(found),
+                        started: since.unwrap_or(budget.start),
+                        started_before: since.is_none(),
+                        until: now,
+                        elsewhere: true,
+                    };
+                    still.say_hung(now);
+                    machine.hung += 1;
+                }
+            }
             let ending = machine.ending(true);
-            let not_run: Vec<Name> = registry::scan()
+            let not_run: Vec<Name> = found
                 .iter()
                 .filter(|found| found.state == State::Armed)
                 .map(Name::of)
                 .collect();
-            machine.phase = Phase::Exiting;
             let fields = running.as_ref().map_or_else(Fields::new, |r| r.name.fields());
             let text = format!(
                 "deadline of {} reached{}, {} not run{}, {}",

@@ -53,6 +53,15 @@ static LINES: OnceCell<Lines> = OnceCell::new();
 /// subscriber or logger takes the lines: its signal; 0 once emitted (or when
 /// none is owed).
 static DEFERRED_START: AtomicI32 = AtomicI32::new(0);
+/// Handlers running now, counted from before they may claim the shutdown
+/// until their start line is written or handed over. The first ordinary
+/// thread to start the shutdown waits for them (see [`take_deferred_start`]).
+static IN_HANDLER: AtomicU32 = AtomicU32::new(0);
+/// How long that thread waits at most. A handler waits for nothing (no
+/// lock) and takes microseconds, preempted or not, but for its `write(2)`
+/// to stderr, which blocks while stderr is a full pipe nobody reads: then
+/// the deadline must still hold, so the wait is bounded.
+const HANDLER_PATIENCE: Duration = Duration::from_millis(200);
 
 /// One line, ready for one `write(2)`.
 type Line = Box<[u8]>;
@@ -124,6 +133,8 @@ pub(crate) fn reset_after_fork() {
     TIMER_READY.store(false, Ordering::SeqCst);
     crate::exit_status::reset_deadline_ending();
     SIGINTS.store(0, Ordering::SeqCst);
+    // A handler under way on another thread of the parent is not here.
+    IN_HANDLER.store(0, Ordering::SeqCst);
     find_own_group();
     // POSIX timers are not inherited: make this process its own.
     if let Some(&(first, _, _)) = LINES.get().and_then(|lines| lines.start.first()) {
@@ -329,6 +340,20 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         }
         crate::exit_status::die_by(sig);
     }
+    // Counted before the claim: a thread that sees this signal's shutdown
+    // (its claim, the flag) sees the count too, and does not end the
+    // process before the start line is out. This handler may run on any
+    // thread (a thread just created takes a signal that came while its
+    // creator had every signal blocked), and be preempted half-way while
+    // `main`, woken by the flag, runs the whole shutdown.
+    IN_HANDLER.fetch_add(1, Ordering::SeqCst);
+    claim_and_announce(sig);
+    IN_HANDLER.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// The part of [`on_signal`] that may start the shutdown and owes its start
+/// line. Async-signal-safe.
+fn claim_and_announce(sig: i32) {
     if DELAYING.load(Ordering::SeqCst) {
         // More TERM/HUP while serving the drain delay change nothing; a
         // Ctrl-C (a person, not an orchestrator) ends the delay now.
@@ -421,13 +446,38 @@ fn start_text(sig: i32, delayed: bool, hint: bool) -> String {
 
 /// The start line the handler left to the runtime thread, once: its text
 /// and signal. For the first thread that reaches the start of the shutdown.
+///
+/// First waits for the handlers under way: the one that claimed the
+/// shutdown may not have written its line, or handed it over, yet. The
+/// caller is the thread that starts the shutdown, before any other line of
+/// it, so the start line always comes first, and is never lost to a
+/// process that leaves before a preempted handler is done.
 pub(crate) fn take_deferred_start() -> Option<(String, i32)> {
+    wait_for_handlers();
     let sig = DEFERRED_START.swap(0, Ordering::SeqCst);
     if sig == 0 {
         return None;
     }
     let delayed = DRAIN_MS.load(Ordering::SeqCst) > 0;
     Some((start_text(sig, delayed, in_foreground()), sig))
+}
+
+/// Waits until no handler is between its claim and its start line (at most
+/// [`HANDLER_PATIENCE`]). Never called in a handler: a handler that
+/// interrupts this thread runs to its end before the wait goes on, so it
+/// cannot be waited for by its own thread.
+fn wait_for_handlers() {
+    let since = Instant::now();
+    let mut spins = 0u32;
+    while IN_HANDLER.load(Ordering::SeqCst) > 0 && since.elapsed() < HANDLER_PATIENCE {
+        // The handler's thread may need this CPU (two cores, busy).
+        if spins < 64 {
+            std::thread::yield_now();
+            spins += 1;
+        } else {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
 }
 
 /// Whether a person may have pressed Ctrl-C, and so is told that a second

@@ -730,3 +730,110 @@ pub fn proc_children(pid: libc::pid_t) -> Vec<libc::pid_t> {
         })
         .collect()
 }
+
+impl Spawn {
+    /// Starts it in a session of its own (`setsid`, as Python's
+    /// `start_new_session`): its own process group, and no controlling
+    /// terminal.
+    pub fn new_session(mut self) -> Self {
+        // SAFETY: the closure runs in the forked child before exec and
+        // calls only setsid(2), which is async-signal-safe.
+        unsafe {
+            self.command.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        self
+    }
+}
+
+/// Each thread of `pid` with its signal lines from `/proc` (`SigPnd`,
+/// `ShdPnd`, `SigBlk`, `SigIgn`, `SigCgt`) and its state: what a program
+/// that never acted on a signal was doing with it.
+pub fn signal_state(pid: libc::pid_t) -> String {
+    const KEYS: [&str; 7] = [
+        "Name:", "State:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:",
+    ];
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return format!("no /proc/{pid}/task");
+    };
+    let mut out = String::new();
+    for task in tasks.flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let wchan = std::fs::read_to_string(task.path().join("wchan")).unwrap_or_default();
+        // `SigBlk:\t0000000000004002` as `SigBlk: 0000000000004002`.
+        let fields: Vec<String> = status
+            .lines()
+            .filter(|line| KEYS.iter().any(|key| line.starts_with(key)))
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        out += &format!(
+            "  task {}: {}, wchan {wchan}\n",
+            task.file_name().to_string_lossy(),
+            fields.join(", ")
+        );
+    }
+    out
+}
+
+impl Running {
+    /// Waits up to `limit` for this exact line on stdout: `false` if the
+    /// program ends, or the time runs out, first (a program a signal may
+    /// kill before it prints anything).
+    pub fn try_wait_stdout(&mut self, line: &str, limit: Duration) -> bool {
+        let until = (Instant::now() + limit).min(self.deadline);
+        self.stdout
+            .wait_for(until, &|seen: &str| seen == line)
+            .is_ok()
+    }
+}
+
+/// Now, in µs of `CLOCK_MONOTONIC`: one clock with the fixtures that stamp
+/// their records with it.
+pub fn monotonic_us() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime(2) writes the `timespec` it is given, which
+    // lives for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000 + now.tv_nsec as u64 / 1_000
+}
+
+impl Spawn {
+    /// Starts it with the default actions for SIGINT, SIGTERM and SIGHUP,
+    /// whatever the test inherited (a shell without job control starts its
+    /// background jobs with SIGINT ignored): a signal that comes before the
+    /// program's handlers are in place then kills it, as it would a program
+    /// started from a terminal.
+    pub fn default_signal_actions(mut self) -> Self {
+        // SAFETY: the closure runs between fork and exec and calls only
+        // signal(2), which is async-signal-safe.
+        unsafe {
+            self.command.pre_exec(|| {
+                for sig in [SIGINT, SIGTERM, SIGHUP] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
+        self
+    }
+}
+
+/// Whether this process ignores SIGINT, as a background job of a
+/// non-interactive shell does (`cargo test &`): its children start with
+/// SIGINT ignored, and one sent before they install a handler is discarded
+/// (see [`Spawn::default_signal_actions`]).
+pub fn sigint_ignored() -> bool {
+    // SAFETY: sigaction(2) reading the current action into a zeroed local.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(SIGINT, std::ptr::null(), &mut action) == 0
+            && action.sa_sigaction == libc::SIG_IGN
+    }
+}

@@ -23,11 +23,11 @@ pub(crate) use slots::{Claimed, Found, Kind, State, Ticket};
 use slots::{Lease, Slots};
 
 static REGISTRY: Slots = Slots::new();
-/// Creation order across threads. A load and a store, not a read-modify-write
-/// (no cache line bouncing between threads that make cleanups at once):
-/// concurrent creations may tie, and a thread preempted between its load and
-/// its store may even move it back; each thread's own numbers are kept
-/// increasing by [`LAST_SEQ`], so "newest first" always holds per thread.
+/// Creation order across threads: one increment each, so a creation that
+/// happens after another (on its thread, or through any synchronization)
+/// always gets a larger number. (A load and a store, as before issue 15, was
+/// a few ns cheaper with two threads, but a thread preempted between them
+/// moved the counter back, and newest-first broke, even on one thread.)
 static SEQ: AtomicU64 = AtomicU64::new(0);
 /// Guards that ran by their own drop once shutdown had started, and those
 /// that panicked there (the end line counts them).
@@ -50,8 +50,6 @@ thread_local! {
     /// inside it runs at once (it is part of that finalizer).
     static IN_FINALIZER: Cell<bool> = const { Cell::new(false) };
     static RELEASE_AT_EXIT: ReleaseAtExit = const { ReleaseAtExit };
-    /// The last creation number this thread took.
-    static LAST_SEQ: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Gives this thread's list back when the thread ends.
@@ -90,12 +88,25 @@ fn new_lease() -> Lease {
     lease
 }
 
+/// The bit of a cleanup's creation number that says it was made once the
+/// shutdown had begun (see [`made_during_shutdown`]).
+const LATE_SHIFT: u32 = 63;
+
+/// Where `found` stands in creation order: the larger, the newer.
+pub(crate) fn creation_order(found: &Found) -> u64 {
+    found.seq & !(1 << LATE_SHIFT)
+}
+
+/// Whether `found` was made once the shutdown had begun: the drain runs
+/// these (newest first, as any) only while the time left still covers the
+/// cleanups that existed before, which always run.
+pub(crate) fn made_during_shutdown(found: &Found) -> bool {
+    found.seq >> LATE_SHIFT == 1
+}
+
 #[inline]
 fn next_seq() -> u64 {
-    let seq = SEQ.load(Ordering::Relaxed).max(LAST_SEQ.with(Cell::get)) + 1;
-    SEQ.store(seq, Ordering::Relaxed);
-    LAST_SEQ.with(|last| last.set(seq));
-    seq
+    SEQ.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// Arms a slot of this thread's list with `job`. If the registry is already
@@ -105,7 +116,8 @@ fn next_seq() -> u64 {
 /// making cleanups now could keep the drain from ever finishing.
 #[inline]
 fn arm(kind: Kind, at: &'static Location<'static>, job: slots::Job) -> Ticket {
-    let ticket = my_lease().arm(kind, next_seq(), at, job);
+    let late = u64::from(crate::state::SHUTTING_DOWN.load(Ordering::Relaxed)) << LATE_SHIFT;
+    let ticket = my_lease().arm(kind, next_seq() | late, at, job);
     if !ticket.arm_visible(&REGISTRY) {
         closed(ticket);
     }
@@ -156,14 +168,12 @@ fn take_back(ticket: &Ticket) -> bool {
     }
 }
 
-/// Waits until the claimer of `ticket` has finished with it. Bounded by the
-/// hard deadline once one is known: by then the process is gone anyway.
+/// Waits until the claimer of `ticket` has finished with it. Never gives
+/// up: a claimer that hangs past the deadline is cut short by the end of
+/// the process, which this thread then shares.
 fn wait_released(ticket: &Ticket) {
     let mut pause = Duration::from_micros(20);
     while ticket.is_claimed() {
-        if crate::deadline::hard().is_some_and(|hard| Instant::now() >= hard) {
-            return;
-        }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(1));
     }
@@ -362,10 +372,7 @@ impl GuardsTurn {
         loop {
             lock(&TURNS).push((ticket, since));
             let inside = IN_FINALIZER.with(Cell::get);
-            if inside
-                || !FINALIZER_RUNNING.load(Ordering::SeqCst)
-                || crate::deadline::hard().is_some_and(|hard| Instant::now() >= hard)
-            {
+            if inside || !FINALIZER_RUNNING.load(Ordering::SeqCst) {
                 return GuardsTurn(ticket);
             }
             lock(&TURNS).retain(|turn| turn.0 != ticket);

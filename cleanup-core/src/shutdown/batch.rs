@@ -1,0 +1,211 @@
+//! The cleanups one scan found armed, in the order the drain takes them.
+//!
+//! Newest first; those made once the shutdown had begun ("late": by a
+//! thread still running, or from inside a cleanup) are newer than every
+//! other of their thread, so they come first. A thread that keeps
+//! registering can leave a great many of them, so they sit in a heap, which
+//! orders only as many as the time lets run; and they may start only until
+//! `late_until`, after which what is left of the time is for the cleanups
+//! that existed before the shutdown, which always run. What is kept back
+//! for those is what they need to start at the pace the drain has kept so
+//! far (a few times the mean, between 50 µs and 2 ms each: one that then
+//! hangs is abandoned at its share as any other), so late ones are left
+//! unrun only when they would not all fit.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+use crate::deadline::Budget;
+use crate::registry::{self, Found, Kind, State};
+
+/// The armed cleanups of one kind a scan found, made before the shutdown
+/// (`early`) and during it (`late`).
+#[derive(Default)]
+pub(super) struct Armed {
+    pub(super) early: Vec<Found>,
+    pub(super) late: Vec<Found>,
+}
+
+impl Armed {
+    pub(super) fn len(&self) -> usize {
+        self.early.len() + self.late.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Splits a scan, in one pass, into the armed guards and finalizers; with
+/// `cut`, the late ones are left out (they are no longer started).
+pub(super) fn armed(found: &[Found], cut: bool) -> (Armed, Armed) {
+    let (mut guards, mut finalizers) = (Armed::default(), Armed::default());
+    for found in found.iter().filter(|found| found.state == State::Armed) {
+        let list = match found.kind {
+            Kind::Guard => &mut guards,
+            Kind::Finalizer => &mut finalizers,
+        };
+        if !registry::made_during_shutdown(found) {
+            list.early.push(*found);
+        } else if !cut {
+            list.late.push(*found);
+        }
+    }
+    (guards, finalizers)
+}
+
+pub(super) struct Batch {
+    late: BinaryHeap<Newest>,
+    /// Oldest first: `pop` takes the newest.
+    early: Vec<Found>,
+    /// Earlier cleanups waiting behind this batch.
+    early_after: usize,
+    /// The drain's wrap-up, and the most kept back for the earlier ones
+    /// (half of what was left when the batch was made); `None` without a
+    /// budget.
+    keep_within: Option<(Instant, Duration)>,
+}
+
+/// What the drain takes next.
+pub(super) enum Next {
+    Run(Found),
+    /// The time left is the earlier cleanups' now: these late ones, and
+    /// every late one found from now on, are left unrun.
+    CutLate(usize),
+    Empty,
+}
+
+impl Batch {
+    pub(super) const EMPTY: Batch = Batch {
+        late: BinaryHeap::new(),
+        early: Vec::new(),
+        early_after: 0,
+        keep_within: None,
+    };
+
+    /// The cleanups of one kind that a scan found armed. `early_after`
+    /// earlier ones wait behind them (the finalizers behind a batch of
+    /// guards).
+    pub(super) fn new(
+        armed: Armed,
+        early_after: usize,
+        budget: Option<Budget>,
+        now: Instant,
+    ) -> Batch {
+        let Armed { mut early, late } = armed;
+        early.sort_unstable_by_key(registry::creation_order);
+        let late: BinaryHeap<Newest> = late.into_iter().map(Newest).collect();
+        let keep_within = budget.map(|budget| {
+            let end = budget.wrap_up();
+            (end, end.saturating_duration_since(now) / 2)
+        });
+        Batch {
+            late,
+            early,
+            early_after,
+            keep_within,
+        }
+    }
+
+    /// The next to run, newest first. A late one only while what is left
+    /// still covers the earlier ones waiting, at the drain's `pace`.
+    pub(super) fn next(&mut self, now: Instant, pace: Pace) -> Next {
+        let waiting = self.early.len() + self.early_after;
+        if let Some((end, most)) = self.keep_within.filter(|_| waiting > 0) {
+            let keep = pace
+                .expected()
+                .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
+                .min(most);
+            if !self.late.is_empty() && now + keep >= end {
+                let cut = self.late.len();
+                self.late.clear();
+                return Next::CutLate(cut);
+            }
+        }
+        match self.late.pop() {
+            Some(Newest(found)) => Next::Run(found),
+            None => self.early.pop().map_or(Next::Empty, Next::Run),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.late.len() + self.early.len()
+    }
+
+    pub(super) fn clear(&mut self) {
+        *self = Batch::EMPTY;
+    }
+}
+
+/// A heap entry: the newest on top.
+struct Newest(Found);
+
+impl PartialEq for Newest {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Newest {}
+
+impl PartialOrd for Newest {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Newest {
+    fn cmp(&self, other: &Self) -> Ordering {
+        registry::creation_order(&self.0).cmp(&registry::creation_order(&other.0))
+    }
+}
+
+/// The mean time of the cleanups the drain has run.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Pace {
+    total: Duration,
+    count: u32,
+}
+
+impl Pace {
+    pub(super) const NEW: Pace = Pace {
+        total: Duration::ZERO,
+        count: 0,
+    };
+    /// Kept for each cleanup before any has run, and the most kept.
+    const MOST: Duration = Duration::from_millis(2);
+    const LEAST: Duration = Duration::from_micros(50);
+
+    pub(super) fn add(&mut self, took: Duration) {
+        self.total = self.total.saturating_add(took);
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// What one more cleanup is expected to need: four times the mean so
+    /// far, within [`Pace::LEAST`] and [`Pace::MOST`].
+    fn expected(self) -> Duration {
+        match self.count {
+            0 => Self::MOST,
+            count => (self.total / count * 4).clamp(Self::LEAST, Self::MOST),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pace_keeps_a_few_times_the_mean_within_bounds() {
+        let mut pace = Pace::NEW;
+        assert_eq!(pace.expected(), Pace::MOST);
+        pace.add(Duration::from_micros(2));
+        pace.add(Duration::from_micros(4));
+        assert_eq!(pace.expected(), Pace::LEAST);
+        pace.add(Duration::from_micros(300));
+        assert_eq!(pace.expected(), Duration::from_micros(408));
+        pace.add(Duration::from_secs(1));
+        assert_eq!(pace.expected(), Pace::MOST);
+    }
+}
