@@ -610,9 +610,12 @@ impl<'a> Record<'a> {
             }
         }
         record.first_trigger = record.first_trigger.min(record.lines.len());
-        // A churn thread's unrecorded guards: no `made` line, one site.
+        // A churn thread's unrecorded guards: no `make` or `made` line, one
+        // site. (One with a `make` but no `made` is a call that never
+        // returned: made once the registry had closed, its thread parked;
+        // its site is not known.)
         for life in record.lives.values_mut() {
-            if life.made.is_none() && life.site.is_none() {
+            if life.make.is_none() && life.made.is_none() && life.site.is_none() {
                 life.site = record.churn_site;
             }
         }
@@ -1237,7 +1240,7 @@ fn left_running_is_named_as_hung(
     for ((finalizer, site), tags) in running {
         let named = abandoned
             .iter()
-            .filter(|a| a.finalizer == finalizer && Some(a.site) == site)
+            .filter(|a| a.finalizer == finalizer && site.map_or(true, |site| a.site == site))
             .count();
         if named < tags.len() {
             let tags: Vec<String> = tags
@@ -1323,10 +1326,13 @@ fn fitting_cleanups_finish(
             .filter(|other| other.made.is_some() && other.disarm.is_none())
             .filter(|other| other.start().map_or(true, |s| s > start))
             .count() as u64;
+        // Its share: what is left but 25 ms for each still to run; when so
+        // little is left that those reserves do not fit, an equal slice.
         let left = hard.saturating_sub(started);
-        let reserve = (RESERVE_EACH.as_micros() as u64 * waiting).min(left / 2);
-        let needs = u64::from(body.slow_us) + reserve + FIT_SLACK.as_micros() as u64;
-        if started + needs <= hard {
+        let share = left
+            .saturating_sub(RESERVE_EACH.as_micros() as u64 * waiting)
+            .max(left / (waiting + 1));
+        if u64::from(body.slow_us) + FIT_SLACK.as_micros() as u64 <= share {
             let what = if unfinished {
                 "never finished"
             } else {

@@ -16,6 +16,9 @@ use once_cell::sync::OnceCell;
 const MAX_MARGIN: Duration = Duration::from_millis(500);
 /// What each cleanup still to run keeps back from the one running now.
 const RESERVE_EACH: Duration = Duration::from_millis(25);
+/// The least share a cleanup gets while that much is left: less would
+/// abandon even a quick one that the scheduler paused a moment.
+const MIN_SHARE: Duration = Duration::from_millis(2);
 /// Never less than this kept for the cleanups when the body is stuck.
 const MIN_CLEANUP_SHARE: Duration = Duration::from_millis(100);
 /// How long before the hard deadline the runtime thread stops the cleanups
@@ -92,15 +95,19 @@ impl Budget {
 
     /// When a cleanup started at `now`, with `after` more waiting (guards
     /// and finalizers alike), is abandoned: it may use all that is left but
-    /// a reserve for the others, the reserve never more than half of what
-    /// is left.
+    /// a reserve for the others. When so little is left that those reserves
+    /// do not fit, it gets an equal slice of it (at least a couple of
+    /// milliseconds), as each of the others will should it hang too: a row
+    /// of cleanups that hang cannot eat the time of those behind them.
     pub(crate) fn cleanup_until(&self, now: Instant, after: usize) -> Instant {
         let end = self.wrap_up();
         let left = end.saturating_duration_since(now);
-        let reserve = RESERVE_EACH
-            .saturating_mul(u32::try_from(after).unwrap_or(u32::MAX))
-            .min(left / 2);
-        end - reserve
+        let after = u32::try_from(after).unwrap_or(u32::MAX - 1);
+        let share = left
+            .saturating_sub(RESERVE_EACH.saturating_mul(after))
+            .max(left / (after + 1))
+            .max(left.min(MIN_SHARE));
+        now + share
     }
 
     pub(crate) fn left(&self, now: Instant) -> Duration {
@@ -146,10 +153,15 @@ mod tests {
             budget.cleanup_until(start, 3),
             end - Duration::from_millis(75)
         );
-        // A thousand more: never more than half of what is left.
+        // A hundred more: the reserves do not fit; an equal slice each.
         assert_eq!(
-            budget.cleanup_until(start, 1000),
-            end - (end - start) / 2
+            budget.cleanup_until(start, 100),
+            start + (end - start) / 101
+        );
+        // A million more: still a couple of milliseconds.
+        assert_eq!(
+            budget.cleanup_until(start, 1_000_000),
+            start + Duration::from_millis(2)
         );
         // A fortieth of a short one: 285 ms / 40.
         let short = Budget::new(start, Duration::from_millis(300));
