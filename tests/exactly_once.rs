@@ -436,8 +436,46 @@ fn hung_guard(variant: &'static str, timeout: Option<&'static str>, marker: &'st
             ]),
             run.stderr_line(&[&made_at(marker, "guard"), "hung"]),
             run.gone_within(budget + SLACK),
+            hung_for_as_long_as_it_ran(&run, variant, budget),
         ],
     );
+}
+
+/// `… hung, abandoned after 1.4s` says how long the guard ran, not how long
+/// the drain waited for it (issue 15, 6a): dropped on the token, it ran from
+/// about the signal, most of the budget; dropped before the signal, at
+/// least that long, and the line says it was already running.
+fn hung_for_as_long_as_it_ran(run: &Run, variant: &str, budget: Duration) -> Result<(), String> {
+    let line = run
+        .ended
+        .stderr
+        .lines()
+        .find(|line| line.contains(" hung, abandoned after "))
+        .ok_or("no `hung, abandoned after` line")?;
+    let after = line.split(" hung, abandoned after ").nth(1).unwrap_or("");
+    let amount = after.split_whitespace().next().unwrap_or("");
+    let ran = if let Some(ms) = amount.strip_suffix("ms") {
+        ms.parse::<f64>().map(|ms| ms / 1000.0)
+    } else {
+        amount.trim_end_matches('s').parse::<f64>()
+    }
+    .map_err(|_| format!("cannot read the duration in `{line}`"))?;
+    let early = line.contains("(it was already running when the shutdown began)");
+    let least = match variant {
+        "worker" | "worker-early" => budget.as_secs_f64() * 0.6,
+        _ => 0.0,
+    };
+    if ran < least || early != (variant == "worker-early") {
+        return Err(format!(
+            "`{line}`: expected at least {least:.2}s{}",
+            if variant == "worker-early" {
+                ", said to have been running before the shutdown"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(())
 }
 
 #[test]
