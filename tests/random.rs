@@ -1277,15 +1277,18 @@ fn abandoned_by(
     abandoned: &[Abandoned],
     time: u64,
 ) -> bool {
+    // A cleanup whose `made` line never came (its call never returned: made
+    // once the registry had closed, its thread parked) has no known site.
+    let site_fits = |a: &Abandoned| life.site.map_or(true, |site| a.site == site);
     let Some(start) = life.start().and_then(|start| record.time(start)) else {
         // Hand-written records: abandoned at all.
         return abandoned
             .iter()
-            .any(|a| a.finalizer == finalizer && Some(a.site) == life.site);
+            .any(|a| a.finalizer == finalizer && site_fits(a));
     };
     abandoned.iter().any(|a| {
         a.finalizer == finalizer
-            && Some(a.site) == life.site
+            && site_fits(a)
             && start + (a.after.saturating_sub(a.rounding + CLAIM_SLACK)).as_micros() as u64 <= time
     })
 }

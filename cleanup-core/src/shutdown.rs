@@ -596,7 +596,7 @@ fn next_step(machine: &mut Machine) -> Step {
                 continue; // its handle took it first
             };
             let now = Instant::now();
-            let after = machine.batch.len() + machine.after_batch;
+            let after = machine.batch.waiting() + machine.after_batch;
             let until = machine
                 .budget
                 .map_or(now, |budget| budget.cleanup_until(now, after));

@@ -542,6 +542,12 @@ impl Ticket {
         self.slot.word.load(Ordering::Acquire) == self.claimed_word()
     }
 
+    /// Whether the cleanup is still armed: nobody has claimed it yet.
+    pub(crate) fn is_armed(&self) -> bool {
+        let word = self.slot.word.load(Ordering::Relaxed);
+        word & STATE == ARMED && generation(word) == self.generation
+    }
+
     /// Whether this arming is over: run, disarmed, or taken back.
     pub(crate) fn is_released(&self) -> bool {
         generation(self.slot.word.load(Ordering::Acquire)) != self.generation

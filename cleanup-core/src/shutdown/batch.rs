@@ -133,6 +133,19 @@ impl Batch {
         self.late.len() + self.early.len()
     }
 
+    /// How many are still to run: those not taken meanwhile by their own
+    /// drop, disarm or cancel. Counted one by one for a short batch (what a
+    /// share's reserve is made of); a long one is taken as it is.
+    pub(super) fn waiting(&self) -> usize {
+        const COUNTED: usize = 256;
+        if self.len() > COUNTED {
+            return self.len();
+        }
+        let armed = |found: &Found| found.ticket.is_armed();
+        self.late.iter().filter(|newest| armed(&newest.0)).count()
+            + self.early.iter().filter(|found| armed(found)).count()
+    }
+
     pub(super) fn clear(&mut self) {
         *self = Batch::EMPTY;
     }
