@@ -1537,9 +1537,13 @@ fn one_drainer_at_a_time(
                 .start()
                 .and_then(|start| record.time(start))
                 .unwrap_or(u64::MAX);
+            // And a cleanup the runtime claimed, then gave up on before its
+            // thread (paused by the scheduler) got to write its first line,
+            // writes that line after the other has started.
+            let claimed_before = other_time.saturating_add(CLAIM_SLACK.as_micros() as u64);
             if other.runner() == life.runner()
                 || abandoned_by(record, other, other_tag.finalizer, abandoned, time)
-                || abandoned_by(record, life, tag.finalizer, abandoned, other_time)
+                || abandoned_by(record, life, tag.finalizer, abandoned, claimed_before)
             {
                 continue;
             }

@@ -18,7 +18,7 @@ const MAX_MARGIN: Duration = Duration::from_millis(500);
 const RESERVE_EACH: Duration = Duration::from_millis(25);
 /// The least share a cleanup gets while that much is left: less would
 /// abandon even a quick one that the scheduler paused a moment.
-const MIN_SHARE: Duration = Duration::from_millis(2);
+const MIN_SHARE: Duration = Duration::from_millis(5);
 /// Never less than this kept for the cleanups when the body is stuck.
 const MIN_CLEANUP_SHARE: Duration = Duration::from_millis(100);
 /// How long before the hard deadline the runtime thread stops the cleanups
@@ -96,7 +96,7 @@ impl Budget {
     /// When a cleanup started at `now`, with `after` more waiting (guards
     /// and finalizers alike), is abandoned: it may use all that is left but
     /// a reserve for the others. When so little is left that those reserves
-    /// do not fit, it gets an equal slice of it (at least a couple of
+    /// do not fit, it gets an equal slice of it (at least a few
     /// milliseconds), as each of the others will should it hang too: a row
     /// of cleanups that hang cannot eat the time of those behind them.
     pub(crate) fn cleanup_until(&self, now: Instant, after: usize) -> Instant {
@@ -158,10 +158,10 @@ mod tests {
             budget.cleanup_until(start, 100),
             start + (end - start) / 101
         );
-        // A million more: still a couple of milliseconds.
+        // A million more: still a few milliseconds.
         assert_eq!(
             budget.cleanup_until(start, 1_000_000),
-            start + Duration::from_millis(2)
+            start + Duration::from_millis(5)
         );
         // A fortieth of a short one: 285 ms / 40.
         let short = Budget::new(start, Duration::from_millis(300));
