@@ -1476,8 +1476,10 @@ fn finalizers_in_reverse_order_of_registration(record: &Record, found: &mut Vec<
 /// the newer one's `make`), the newer one starts first. In start order, each
 /// one is checked against the one with the earliest `made` started before it.
 fn newest_first(record: &Record, ran: &[(Tag, &Life)], kind: Kind, found: &mut Vec<Violation>) {
+    // By when each started (the time stamped before the line was written:
+    // a runner paused in between writes its line late), then by line.
     let mut by_start: Vec<&(Tag, &Life)> = ran.iter().collect();
-    by_start.sort_by_key(|(_, life)| life.start());
+    by_start.sort_by_key(|(_, life)| life.start().map(|line| (record.time(line), line)));
     let mut oldest: Option<&(Tag, &Life)> = None;
     let mut reported = 0;
     for entry in by_start {
