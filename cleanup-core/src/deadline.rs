@@ -26,6 +26,16 @@ const MIN_CLEANUP_SHARE: Duration = Duration::from_millis(100);
 /// fortieth of shorter timeouts); the deadline timer is the backstop.
 const MAX_WRAP_UP: Duration = Duration::from_millis(25);
 
+/// How long before the hard deadline the wrap-up starts, for `timeout`.
+fn wrap_up_time(timeout: Duration) -> Duration {
+    // Asked once per cleanup the drain starts: keep the divisions for the
+    // rare short timeouts.
+    if timeout >= Duration::from_secs(2) {
+        return MAX_WRAP_UP;
+    }
+    (effective(timeout) / 40).min(MAX_WRAP_UP)
+}
+
 /// When the process will be gone, once a shutdown has started.
 static HARD: OnceCell<Instant> = OnceCell::new();
 
@@ -39,7 +49,10 @@ pub(crate) fn hard() -> Option<Instant> {
 /// safety margin that keeps it ahead of the orchestrator's SIGKILL (500 ms
 /// at 10 s; a twentieth of shorter timeouts).
 pub(crate) fn effective(timeout: Duration) -> Duration {
-    timeout - (timeout / 20).min(MAX_MARGIN)
+    if timeout >= MAX_MARGIN * 20 {
+        return timeout - MAX_MARGIN;
+    }
+    timeout - timeout / 20
 }
 
 /// When the process will be gone, once it is shutting down: `timeout` (less
@@ -90,7 +103,7 @@ impl Budget {
     /// leaves: a moment before [`Budget::hard`], so the process is gone by
     /// then.
     pub(crate) fn wrap_up(&self) -> Instant {
-        self.hard() - (effective(self.timeout) / 40).min(MAX_WRAP_UP)
+        self.hard() - wrap_up_time(self.timeout)
     }
 
     /// When a cleanup started at `now`, with `after` more waiting (guards

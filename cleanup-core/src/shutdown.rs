@@ -112,6 +112,8 @@ struct Machine {
     /// How long the cleanups run so far took: what those still waiting
     /// are expected to need.
     pace: Pace,
+    /// When the executor claimed the cleanup it ran last.
+    last_claim: Option<Instant>,
 }
 
 /// What the executor is doing: running a cleanup it claimed, or waiting for
@@ -177,6 +179,7 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     panicked: 0,
     not_started: 0,
     pace: Pace::NEW,
+    last_claim: None,
 });
 /// Wakes the runtime thread when the phase changes.
 static WATCH: Condvar = Condvar::new();
@@ -525,9 +528,7 @@ fn execute(id: u64) -> bool {
                 if kind == Kind::Finalizer {
                     registry::finalizer_done();
                 }
-                if let Some(running) = machine.running.take() {
-                    machine.pace.add(running.started.elapsed());
-                }
+                machine.running = None;
                 match result {
                     Ok(()) => count_ran(&mut machine, kind),
                     // `exit` inside the cleanup: it is over; its code is kept.
@@ -596,6 +597,12 @@ fn next_step(machine: &mut Machine) -> Step {
                 continue; // its handle took it first
             };
             let now = Instant::now();
+            // The one before it ran from its claim to this one's (the
+            // executor's own steps included: an estimate, without a clock
+            // read of its own).
+            if let Some(previous) = machine.last_claim.replace(now) {
+                machine.pace.add(now - previous);
+            }
             let after = machine.batch.waiting() + machine.after_batch;
             let until = machine
                 .budget
@@ -662,7 +669,7 @@ fn next_step(machine: &mut Machine) -> Step {
 fn take_next(machine: &mut Machine) -> Option<Found> {
     loop {
         let pace = machine.pace;
-        match machine.batch.next(Instant::now(), pace) {
+        match machine.batch.next(Instant::now, pace) {
             Next::Run(found) => return Some(found),
             Next::Empty => return None,
             Next::CutLate(count) => {

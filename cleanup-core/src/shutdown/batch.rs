@@ -110,14 +110,15 @@ impl Batch {
 
     /// The next to run, newest first. A late one only while what is left
     /// still covers the earlier ones waiting, at the drain's `pace`.
-    pub(super) fn next(&mut self, now: Instant, pace: Pace) -> Next {
+    pub(super) fn next(&mut self, now: impl FnOnce() -> Instant, pace: Pace) -> Next {
         let waiting = self.early.len() + self.early_after;
-        if let Some((end, most)) = self.keep_within.filter(|_| waiting > 0) {
+        let keep_within = self.keep_within.filter(|_| waiting > 0 && !self.late.is_empty());
+        if let Some((end, most)) = keep_within {
             let keep = pace
                 .expected()
                 .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
                 .min(most);
-            if !self.late.is_empty() && now + keep >= end {
+            if now() + keep >= end {
                 let cut = self.late.len();
                 self.late.clear();
                 return Next::CutLate(cut);
