@@ -133,6 +133,21 @@ struct Running {
 }
 
 impl Running {
+    /// A guard running by its own drop on another thread, given up on at
+    /// `until`: started when that drop began, or, if it began before the
+    /// shutdown did, counted from `shutdown_began`.
+    fn elsewhere(found: &Found, shutdown_began: Instant, until: Instant) -> Running {
+        let since = registry::dropping_since(found.ticket);
+        Running {
+            ticket: found.ticket,
+            name: Name::of(found),
+            started: since.unwrap_or(shutdown_began),
+            started_before: since.is_none(),
+            until,
+            elsewhere: true,
+        }
+    }
+
     /// `… hung, abandoned after 2.4s`, a warning.
     fn say_hung(&self, now: Instant) {
         let ran = now.saturating_duration_since(self.started);
@@ -702,18 +717,8 @@ fn wait_for(machine: &mut Machine, found: &Found, after: usize) {
         .budget
         .map_or(now, |budget| budget.cleanup_until(now, after));
     // Its share counts from now, but the log says how long it really ran.
-    let since = registry::dropping_since(found.ticket);
-    let started = since
-        .or_else(|| machine.budget.map(|budget| budget.start))
-        .unwrap_or(now);
-    machine.running = Some(Running {
-        ticket: found.ticket,
-        name: Name::of(found),
-        started,
-        started_before: since.is_none(),
-        until,
-        elsewhere: true,
-    });
+    let shutdown_began = machine.budget.map_or(now, |budget| budget.start);
+    machine.running = Some(Running::elsewhere(found, shutdown_began, until));
     if machine.watch_at.is_some_and(|at| until < at) {
         WATCH.notify_all();
     }
@@ -929,16 +934,7 @@ pub(crate) fn watch() -> ! {
                 let known = running.as_ref().is_some_and(|r| r.ticket == found.ticket)
                     || machine.settled.contains(&found.ticket);
                 if !known {
-                    let since = registry::dropping_since(found.ticket);
-                    let still = Running {
-                        ticket: found.ticket,
-                        name: Name::of(found),
-                        started: since.unwrap_or(budget.start),
-                        started_before: since.is_none(),
-                        until: now,
-                        elsewhere: true,
-                    };
-                    still.say_hung(now);
+                    Running::elsewhere(found, budget.start, now).say_hung(now);
                     machine.hung += 1;
                 }
             }

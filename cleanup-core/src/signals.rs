@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use once_cell::sync::OnceCell;
 
 use crate::config::Exit;
+use crate::exit_status::Ending;
 use crate::log::{Secs, SignalName};
 use crate::state::{ExitReason, SHUTTING_DOWN};
 
@@ -275,11 +276,15 @@ pub(crate) fn arm_deadline(at: Instant) {
 
 /// The hard deadline passed and the process is still here: it ends now, as
 /// the shutdown would have ended it. Async-signal-safe.
-fn backstop(ending: crate::exit_status::Ending) -> ! {
-    use crate::exit_status::Ending;
+fn backstop(ending: Ending) -> ! {
     if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
         crate::log::write_stderr(&lines.backstop);
     }
+    end_now(ending)
+}
+
+/// Ends the process as `ending` says, from a handler. Async-signal-safe.
+fn end_now(ending: Ending) -> ! {
     match ending {
         Ending::Raise(sig) => crate::exit_status::die_by(sig),
         Ending::Code(code) => crate::exit_status::hard_exit(code),
@@ -298,10 +303,10 @@ fn deadline_reached() -> ! {
         Some((ExitReason::Signal(sig), _)) => sig,
         _ => libc::SIGTERM,
     };
-    match POLICY.load(Ordering::SeqCst) {
-        0 => crate::exit_status::die_by(sig),
-        _ => crate::exit_status::hard_exit(128 + sig),
-    }
+    end_now(match POLICY.load(Ordering::SeqCst) {
+        0 => Ending::Raise(sig),
+        _ => Ending::Code(128 + sig),
+    })
 }
 
 /// What the handler does. Async-signal-safe.
