@@ -22,7 +22,9 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::signal::{SIGINT, SIGKILL, SIGTERM};
 use crate::state::lock;
+use crate::sys;
 
 static CHILDREN: Mutex<Vec<Arc<Tracked>>> = Mutex::new(Vec::new());
 
@@ -79,21 +81,9 @@ impl Tracked {
         if self.pgid != self.pid || !crate::state::is_shutting_down() {
             return;
         }
-        // SAFETY: waitid(2) on our own unreaped child, WNOWAIT: it stays a
-        // zombie; siginfo is a zeroed struct of the right type.
-        let ended = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::waitid(
-                libc::P_PID,
-                self.pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            ) == 0
-                && info.si_pid() == self.pid
-        };
-        if ended {
-            // SAFETY: kill(2) of the group our unreaped child led.
-            unsafe { libc::kill(-self.pgid, libc::SIGKILL) };
+        // Our unreaped child: the group's id is still its.
+        if sys::process::has_ended(self.pid) {
+            let _ = sys::process::kill(-self.pgid, SIGKILL);
         }
     }
 
@@ -109,18 +99,10 @@ impl Tracked {
         if matches!(*state, State::Ended(_)) {
             return Ok(false);
         }
-        // SAFETY: kill(2) on a child (or its group) not yet reaped: the lock
-        // keeps it from being reaped meanwhile, so the pid is still ours.
-        if unsafe { libc::kill(self.target(), sig) } == 0 {
-            Ok(true)
-        } else {
-            let err = io::Error::last_os_error();
-            // The group's leader may be a zombie already: nothing to signal.
-            match err.raw_os_error() {
-                Some(libc::ESRCH) => Ok(false),
-                _ => Err(err),
-            }
-        }
+        // A child (or its group) not yet reaped: the lock keeps it from
+        // being reaped meanwhile, so the pid is still ours. The group's
+        // leader may be a zombie already: nothing to signal (`Ok(false)`).
+        sys::process::kill(self.target(), sig)
     }
 }
 
@@ -171,8 +153,8 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     let mut children = lock(&CHILDREN);
     let mut child = spawner::spawn(command)?;
     let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
-    // SAFETY: getpgid(2) of our own child, not yet reaped.
-    let pgid = unsafe { libc::getpgid(pid) };
+    // Our own child, not yet reaped.
+    let pgid = sys::process::group_of(pid);
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     // The guardian kills it (with its group) if this process dies first.
     let guardian = if crate::guardian::active() {
@@ -202,17 +184,16 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     })
 }
 
-/// Children that never outlive this process, even when it is SIGKILLed: on
-/// Linux each is started with a parent-death signal (`PR_SET_PDEATHSIG`,
-/// SIGKILL), from one thread that lives as long as the process — the death
-/// signal follows the *thread* that forked the child, so a child started
-/// from a worker that then returns would otherwise be killed with it. What
-/// the death signal cannot reach (the child's own children, a setuid
-/// program, which clears it) is left to the guardian.
-#[cfg(target_os = "linux")]
+/// Children that never outlive this process, even when it is SIGKILLed:
+/// where the system has one, each is started with a parent-death signal
+/// (SIGKILL). On Linux it follows the *thread* that forked the child, so
+/// there children are started from one thread that lives as long as the
+/// process: a child started from a worker that then returns would otherwise
+/// be killed with it. What the death signal cannot reach (the child's own
+/// children, a setuid program, which clears it; every child on macOS,
+/// which has none) is left to the guardian.
 mod spawner {
     use std::io;
-    use std::os::unix::process::CommandExt as _;
     use std::process::Command;
     use std::sync::mpsc::{self, Sender};
     use std::sync::Mutex;
@@ -229,22 +210,17 @@ mod spawner {
     /// `fork` has the queue but not the thread.
     static REQUESTS: OnceCell<Option<Spawner>> = OnceCell::new();
 
-    /// Spawns `command` from the spawner thread (started on first use); if
-    /// that thread cannot be had, from this one, with the same death signal.
+    use crate::sys::process::{die_with_parent, DeathSignal, DEATH_SIGNAL};
+
+    /// Spawns `command` with the death signal; where it follows the thread,
+    /// from the spawner thread (started on first use), or, if that thread
+    /// cannot be had, from this one.
     pub(super) fn spawn(command: &mut Command) -> io::Result<std::process::Child> {
         let parent = std::process::id();
-        // SAFETY: the closure runs in the forked child before exec and only
-        // makes async-signal-safe syscalls (prctl, getppid, raise).
-        unsafe {
-            command.pre_exec(move || {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-                // The parent may have died before the prctl: no signal then.
-                if libc::getppid() as u32 != parent {
-                    libc::raise(libc::SIGKILL);
-                }
-                Ok(())
-            })
-        };
+        die_with_parent(command);
+        if DEATH_SIGNAL != DeathSignal::PerThread {
+            return command.spawn();
+        }
         let requests = match REQUESTS.get_or_init(start) {
             Some((pid, requests)) if *pid == parent => requests,
             _ => return command.spawn(),
@@ -285,15 +261,6 @@ mod spawner {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-mod spawner {
-    pub(super) fn spawn(
-        command: &mut std::process::Command,
-    ) -> std::io::Result<std::process::Child> {
-        command.spawn()
-    }
-}
-
 impl Child {
     /// The child's pid.
     ///
@@ -324,19 +291,7 @@ impl Child {
             }
             // Sleeps until it has ended, without reaping it: the pid stays
             // ours until `try_wait` reaps it under the lock.
-            // SAFETY: waitid(2) on our own child with WNOWAIT, writing into a
-            // zeroed siginfo_t on this stack.
-            let result = unsafe {
-                let mut info: libc::siginfo_t = std::mem::zeroed();
-                libc::waitid(
-                    libc::P_PID,
-                    self.tracked.pid as libc::id_t,
-                    &mut info,
-                    libc::WEXITED | libc::WNOWAIT,
-                )
-            };
-            if result != 0 {
-                let err = io::Error::last_os_error();
+            if let Err(err) = sys::process::wait_ended(self.tracked.pid) {
                 if err.kind() != io::ErrorKind::Interrupted {
                     // Reaped elsewhere meanwhile: `try_wait` says how it ended.
                     return self.tracked.try_wait()?.ok_or(err);
@@ -390,7 +345,7 @@ impl Child {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn kill(&mut self) -> io::Result<()> {
-        self.signal(libc::SIGKILL)
+        self.signal(SIGKILL)
     }
 
     /// The child's stdin, if it was piped and not taken yet.
@@ -484,12 +439,11 @@ pub(crate) fn any_running() -> bool {
 /// `cleanup` child to stop without cleaning up. Returns how many got `sig`
 /// itself, and how many SIGTERM instead.
 pub(crate) fn forward(sig: i32) -> (usize, usize) {
-    // SAFETY: getpgrp(2) has no arguments and cannot fail.
-    let own_group = unsafe { libc::getpgrp() };
+    let own_group = sys::process::own_group();
     let (mut as_is, mut as_term) = (0, 0);
     for tracked in running() {
-        let instead = sig == libc::SIGINT && tracked.pgid == own_group;
-        let sent = if instead { libc::SIGTERM } else { sig };
+        let instead = sig == SIGINT && tracked.pgid == own_group;
+        let sent = if instead { SIGTERM } else { sig };
         if matches!(tracked.signal(sent), Ok(true)) {
             *(if instead { &mut as_term } else { &mut as_is }) += 1;
         }
@@ -499,7 +453,7 @@ pub(crate) fn forward(sig: i32) -> (usize, usize) {
 
 /// SIGKILLs every running child (and its group when it leads one).
 pub(crate) fn forward_kill() {
-    forward(libc::SIGKILL);
+    forward(SIGKILL);
 }
 
 /// In the child of a `fork`: the parent's children are not ours.
@@ -527,7 +481,7 @@ pub(crate) fn wait_for_children(until: Instant) {
 pub(crate) fn kill_and_reap() -> Vec<i32> {
     let mut killed = Vec::new();
     for tracked in running() {
-        if matches!(tracked.signal(libc::SIGKILL), Ok(true)) {
+        if matches!(tracked.signal(SIGKILL), Ok(true)) {
             killed.push(tracked.pid);
         }
         let mut state = lock(&tracked.state);
@@ -552,32 +506,15 @@ pub(crate) fn kill_and_reap() -> Vec<i32> {
 pub(crate) fn reap_orphans() {
     let children = lock(&CHILDREN);
     loop {
-        // SAFETY: waitid(2) for any child, not blocking and not reaping,
-        // writing into a zeroed siginfo_t on this stack.
-        let pid = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let result = libc::waitid(
-                libc::P_ALL,
-                0,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-            );
-            if result != 0 {
-                return;
-            }
-            info.si_pid()
-        };
-        if pid == 0 {
+        let Some(pid) = sys::process::ended_child() else {
             return; // no zombie now
-        }
+        };
         match children.iter().find(|tracked| tracked.pid == pid) {
             Some(tracked) => {
                 let _ = tracked.try_wait();
             }
-            // SAFETY: waitpid(2) on this zombie child of ours, which reaps it.
-            None => unsafe {
-                libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
-            },
+            // A zombie child of ours: reaped now.
+            None => sys::process::reap(pid),
         }
     }
 }

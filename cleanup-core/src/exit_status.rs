@@ -7,7 +7,6 @@
 use std::cell::Cell;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::time::Duration;
 
 /// A thread is inside the C library's `exit`: a second `exit` would wait for
 /// it forever, so the ordinary way out is `_exit`.
@@ -108,81 +107,18 @@ pub(crate) fn is_pid_one() -> bool {
 /// PID 1, where that is a no-op, exits with `128 + sig`. Async-signal-safe.
 pub(crate) fn die_by(sig: i32) -> ! {
     if !is_pid_one() {
-        // SAFETY: sigaction, sigprocmask and raise with valid arguments; a
-        // zeroed sigaction with SIG_DFL is the default action.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig);
-            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::raise(sig);
-        }
+        crate::sys::signals::raise_default(sig);
     }
     hard_exit(128 + sig)
 }
 
 /// `_exit`: no exit hooks, no locks. Async-signal-safe.
 pub(crate) fn hard_exit(code: i32) -> ! {
-    // SAFETY: _exit never returns and has no preconditions.
-    unsafe { libc::_exit(code) }
+    crate::sys::exit::hard_exit(code)
 }
 
-/// Flushes what `print!` left in stdout's buffer, where its lock can be
-/// taken without blocking, from any context, a signal handler included: a
-/// copy of this process made by a raw `clone` (no fork handlers) flushes it
-/// and exits. If stdout's lock is held (a thread stuck in `println!`) or the
-/// copy fails, the copy is killed after a moment and this process goes on
-/// untouched. Async-signal-safe in the parent.
+/// Flushes what `print!` left in stdout's buffer where that cannot block
+/// (see `sys::exit`), from any context, a signal handler included.
 pub(crate) fn flush_stdout_isolated() {
-    #[cfg(target_os = "linux")]
-    {
-        const WAIT: Duration = Duration::from_millis(100);
-        const STEP: Duration = Duration::from_millis(1);
-        // SAFETY: clone(2) with only SIGCHLD, as fork(2) but without the C
-        // library's fork handlers (which take locks). The child touches only
-        // stdout's buffer and leaves with _exit.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                libc::SIGCHLD as libc::c_long,
-                0 as libc::c_long,
-                0 as libc::c_long,
-                0 as libc::c_long,
-                0 as libc::c_long,
-            )
-        } as libc::pid_t;
-        if pid == 0 {
-            let _ = std::io::stdout().flush();
-            hard_exit(0);
-        }
-        if pid < 0 {
-            return;
-        }
-        let mut waited = Duration::ZERO;
-        loop {
-            // SAFETY: waitpid(2) on the copy just made, without blocking.
-            let done = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
-            if done != 0 {
-                return;
-            }
-            if waited >= WAIT {
-                // SAFETY: kill(2) and waitpid(2) on our own unreaped child.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, std::ptr::null_mut(), 0);
-                }
-                return;
-            }
-            let pause = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: STEP.as_nanos() as libc::c_long,
-            };
-            // SAFETY: nanosleep(2) with a timespec on this stack.
-            unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
-            waited += STEP;
-        }
-    }
+    crate::sys::exit::flush_stdout_isolated();
 }

@@ -44,39 +44,20 @@ pub(crate) fn install_panic_hook() {
 /// Registers, once, the hook that makes a `fork`ed child forget its
 /// parent's cleanups.
 pub(crate) fn install_fork_hook() {
-    if cfg!(miri) {
-        return; // no `pthread_atfork` under Miri (the registry's unit tests)
+    if !crate::sys::hooks::after_fork(after_fork_in_child) {
+        crate::log::always(format_args!(
+            "cleanup: cannot register the fork hook; a forked child may run its parent's cleanups"
+        ));
     }
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: registers a function the C library calls in the child of
-        // every `fork`, with one thread alive.
-        let forked = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-        if forked != 0 {
-            crate::log::always(format_args!(
-                "cleanup: cannot register the fork hook; a forked child may run its parent's cleanups"
-            ));
-        }
-    });
 }
 
 /// Registers, once, the hook that runs the cleanups when the process calls
 /// `exit` (`std::process::exit`, or returning from a plain `main`).
 pub(crate) fn install_process_exit_hook() {
-    if cfg!(miri) {
-        return; // no C exit hooks under Miri (the registry's unit tests)
-    }
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         install_fork_hook();
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: registers a function with the C library's exit handlers;
-        // `on_exit` is glibc's `atexit` that also passes the exit status.
-        let status = unsafe { on_exit(at_exit_with_status, std::ptr::null_mut()) };
-        #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-        // SAFETY: registers a function with the C library's exit handlers.
-        let status = unsafe { libc::atexit(at_exit) };
-        if status != 0 {
+        if !crate::sys::hooks::at_exit(run_at_exit) {
             crate::log::always(format_args!(
                 "cleanup: cannot register the exit hook; `std::process::exit` will skip cleanups"
             ));
@@ -84,32 +65,12 @@ pub(crate) fn install_process_exit_hook() {
     });
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-extern "C" {
-    fn on_exit(
-        function: extern "C" fn(libc::c_int, *mut libc::c_void),
-        arg: *mut libc::c_void,
-    ) -> libc::c_int;
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-extern "C" fn at_exit_with_status(status: libc::c_int, _arg: *mut libc::c_void) {
-    run_at_exit(status);
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-extern "C" fn at_exit() {
-    // The status is not known here; 0 is what a plain return reports.
-    run_at_exit(0);
-}
-
 /// The process is calling `exit(status)` on this thread.
 fn run_at_exit(status: i32) {
     if crate::exit_status::leaving_here() {
         return; // the shutdown itself is leaving: its cleanups are done
     }
-    // A panic must not unwind into the C library.
-    let _ = std::panic::catch_unwind(|| {
+    {
         crate::exit_status::set_exiting();
         let ending = if crate::state::is_shutting_down() && crate::registry::in_cleanup() {
             // Inside a cleanup: `status` is final, and the rest still run.
@@ -124,13 +85,13 @@ fn run_at_exit(status: i32) {
             // Another route owns the end: returning would cut it short.
             None => wait_for_the_end(),
         }
-    });
+    }
 }
 
 /// In the child of a `fork` (without `exec`): the parent's cleanups,
 /// children, workers, timer and runtime thread are not this process's. Its
 /// own, made from now on, work as usual.
-extern "C" fn after_fork_in_child() {
+fn after_fork_in_child() {
     crate::registry::forget_all_after_fork();
     crate::children::forget_after_fork();
     crate::guardian::forget_after_fork();

@@ -269,15 +269,8 @@ fn write_line(head: &str, args: fmt::Arguments<'_>) {
 }
 
 /// Writes raw bytes to fd 2, retrying short writes. Async-signal-safe.
-pub(crate) fn write_stderr(mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        // SAFETY: write(2) on fd 2 with a pointer and length taken from a live slice.
-        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
-        if n <= 0 {
-            return;
-        }
-        bytes = &bytes[n as usize..];
-    }
+pub(crate) fn write_stderr(bytes: &[u8]) {
+    crate::sys::fd::write_stderr(bytes);
 }
 
 static PREFIX: OnceCell<String> = OnceCell::new();
@@ -288,8 +281,7 @@ static PREFIX: OnceCell<String> = OnceCell::new();
 pub(crate) fn prefix() -> &'static str {
     PREFIX.get_or_init(|| {
         let parent = std::env::var(PARENT_ENV).ok();
-        // SAFETY: getppid(2) has no preconditions.
-        let ppid = unsafe { libc::getppid() };
+        let ppid = crate::sys::process::parent();
         if parent.and_then(|pid| pid.parse::<i32>().ok()) != Some(ppid) {
             return String::new();
         }
@@ -609,7 +601,7 @@ mod tests {
         assert_eq!(Count(1, "guard").to_string(), "1 guard");
         assert_eq!(Count(3, "finalizer").to_string(), "3 finalizers");
         assert_eq!(Count(2, "child").to_string(), "2 children");
-        assert_eq!(SignalName(libc::SIGTERM).to_string(), "SIGTERM");
+        assert_eq!(SignalName(crate::signal::SIGTERM).to_string(), "SIGTERM");
     }
 
     #[test]

@@ -196,7 +196,8 @@ fn send(state: NotifyState<'_>) {
 fn notifier() -> Option<&'static Notifier> {
     NOTIFIER
         .get_or_init(|| {
-            let notifier = Notifier::from_env();
+            // A service manager's socket is Linux's: elsewhere, nothing.
+            let notifier = Notifier::from_env().filter(|_| crate::sys::notify::AVAILABLE);
             if notifier.as_ref().is_some_and(|n| n.watchdog.is_some()) {
                 PROGRESS.enable();
             }
@@ -302,21 +303,9 @@ impl Notifier {
 fn socket_addr(raw: &OsStr) -> Option<SocketAddr> {
     match raw.as_bytes().first()? {
         b'/' => SocketAddr::from_pathname(Path::new(raw)).ok(),
-        b'@' => abstract_addr(&raw.as_bytes()[1..]),
+        b'@' => crate::sys::notify::abstract_addr(&raw.as_bytes()[1..]),
         _ => None,
     }
-}
-
-#[cfg(target_os = "linux")]
-fn abstract_addr(name: &[u8]) -> Option<SocketAddr> {
-    use std::os::linux::net::SocketAddrExt as _;
-    SocketAddr::from_abstract_name(name).ok()
-}
-
-/// Abstract sockets are Linux's alone.
-#[cfg(not(target_os = "linux"))]
-fn abstract_addr(_name: &[u8]) -> Option<SocketAddr> {
-    None
 }
 
 /// The watchdog interval, if `WATCHDOG_USEC` is a positive number of µs and
@@ -613,22 +602,11 @@ mod tests {
     fn a_forked_child_stays_silent() {
         let manager = Manager::at_path();
         let notifier = manager.notifier();
-        // SAFETY: the child only calls `send` — getpid(2) and a comparison,
-        // as its pid is not the one recorded — and `_exit`, which are
-        // async-signal-safe, so the other threads of this test binary, absent
-        // in the child, cannot be holding anything it needs.
-        let child = unsafe { libc::fork() };
-        assert!(child >= 0, "fork: {}", io::Error::last_os_error());
-        if child == 0 {
-            notifier.send(NotifyState::Ready);
-            // SAFETY: ends the child at once, running nothing of the parent's.
-            unsafe { libc::_exit(0) };
-        }
-        let mut status = 0;
-        // SAFETY: waits for our own child, with a pointer to a live int.
-        let waited = unsafe { libc::waitpid(child, &mut status, 0) };
-        assert_eq!(waited, child);
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        // The child only calls `send` (getpid(2) and a comparison, as its
+        // pid is not the one recorded): async-signal-safe.
+        assert!(crate::sys::process::in_forked_child(|| {
+            notifier.send(NotifyState::Ready)
+        }));
         manager.assert_nothing();
         notifier.send(NotifyState::Stopping);
         assert_eq!(manager.recv(), "STOPPING=1");

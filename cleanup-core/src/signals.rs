@@ -94,16 +94,9 @@ pub(crate) fn set_wake_fd(fd: i32) {
     WAKE_FD.store(fd, Ordering::SeqCst);
 }
 
-/// CLOCK_MONOTONIC in nanoseconds, the clock `Instant` reads. Async-signal-safe.
-fn monotonic_ns() -> u64 {
-    // SAFETY: clock_gettime(2) writing into a zeroed timespec on this stack.
-    let ts = unsafe {
-        let mut ts: libc::timespec = std::mem::zeroed();
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
-        ts
-    };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
-}
+use crate::sys::clock::monotonic_ns;
+use crate::sys::signals::Origin;
+use crate::sys::timer::Timer;
 
 /// The configured timeout (the orchestrator's grace period).
 /// Async-signal-safe.
@@ -127,8 +120,8 @@ pub(crate) fn first_signal_at() -> Option<Instant> {
 pub(crate) fn reset_after_fork() {
     let fd = WAKE_FD.swap(-1, Ordering::SeqCst);
     if fd >= 0 {
-        // SAFETY: close(2) of the child's copy of the parent's pipe end.
-        unsafe { libc::close(fd) };
+        // The child's copy of the parent's pipe end.
+        crate::sys::fd::close(fd);
     }
     WATCHED.store(false, Ordering::SeqCst);
     TIMER_READY.store(false, Ordering::SeqCst);
@@ -154,9 +147,9 @@ pub(crate) fn install(
     // A signal that arrives while the handlers are being registered stays
     // pending until they all are (signal-hook-registry has a window where a
     // handler is set but not yet published), then runs ours.
-    let previous = block_on_this_thread(signals);
+    let previous = crate::sys::signals::block(signals);
     let installed = install_blocked(signals, timeout, drain_delay, exit);
-    restore_mask(&previous);
+    crate::sys::signals::restore(&previous);
     installed
 }
 
@@ -195,41 +188,26 @@ fn install_blocked(
         create_timer(first);
     }
     for &sig in signals {
-        // SAFETY: registering a handler (sigaction); the action is
-        // async-signal-safe: see `on_signal`.
-        unsafe { signal_hook_registry::register_sigaction(sig, move |info| on_signal(sig, info)) }?;
+        // `on_signal` is async-signal-safe.
+        crate::sys::signals::register(sig, on_signal)?;
     }
     Ok(())
 }
 
-/// Creates the deadline timer (disarmed). Without it, a program with nothing
-/// to clean gets a runtime thread at start-up instead.
+/// Creates the deadline timer (disarmed), where the platform has one.
+/// Without it, a program with nothing to clean gets a runtime thread at
+/// start-up instead.
 fn create_timer(signal: i32) {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: timer_create(2) with a zeroed sigevent set to deliver
-        // `signal` to the process, writing the id to a local.
-        let created = unsafe {
-            let mut event: libc::sigevent = std::mem::zeroed();
-            event.sigev_notify = libc::SIGEV_SIGNAL;
-            event.sigev_signo = signal;
-            let mut timer: libc::timer_t = std::mem::zeroed();
-            (libc::timer_create(libc::CLOCK_MONOTONIC, &mut event, &mut timer) == 0)
-                .then_some(timer as usize)
-        };
-        if let Some(timer) = created {
-            TIMER.store(timer, Ordering::SeqCst);
-            TIMER_READY.store(true, Ordering::SeqCst);
-        }
+    if let Some(timer) = Timer::create(signal) {
+        TIMER.store(timer.to_raw(), Ordering::SeqCst);
+        TIMER_READY.store(true, Ordering::SeqCst);
     }
-    let _ = signal;
 }
 
 /// As PID 1, wakes the runtime thread on SIGCHLD so it reaps orphans.
 pub(crate) fn install_reaper() -> io::Result<()> {
-    // SAFETY: registering a handler (sigaction); `wake` is async-signal-safe.
-    unsafe { signal_hook_registry::register(libc::SIGCHLD, wake) }?;
-    Ok(())
+    // `wake` is async-signal-safe.
+    crate::sys::signals::register_plain(crate::signal::SIGCHLD, wake)
 }
 
 /// Whether the deadline is covered without a runtime thread.
@@ -238,32 +216,11 @@ pub(crate) fn has_timer() -> bool {
 }
 
 /// Arms the deadline timer to fire once after `after`; zero disarms it.
-/// Async-signal-safe (`timer_settime` is).
+/// Async-signal-safe.
 fn arm_timer(after: Duration) {
-    #[cfg(target_os = "linux")]
     if TIMER_READY.load(Ordering::SeqCst) {
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: after.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-                tv_nsec: after.subsec_nanos().into(),
-            },
-        };
-        // SAFETY: timer_settime(2) on the timer created above, with a spec
-        // that lives on this stack for the call.
-        unsafe {
-            libc::timer_settime(
-                TIMER.load(Ordering::SeqCst) as libc::timer_t,
-                0,
-                &spec,
-                std::ptr::null_mut(),
-            )
-        };
+        Timer::from_raw(TIMER.load(Ordering::SeqCst)).arm(after);
     }
-    let _ = after;
 }
 
 /// Arms the deadline timer for the shutdown's hard deadline `at`, so the
@@ -288,7 +245,7 @@ fn end_now(ending: Ending) -> ! {
     match ending {
         Ending::Raise(sig) => crate::exit_status::die_by(sig),
         Ending::Code(code) => crate::exit_status::hard_exit(code),
-        Ending::Abort => crate::exit_status::die_by(libc::SIGABRT),
+        Ending::Abort => crate::exit_status::die_by(crate::signal::SIGABRT),
     }
 }
 
@@ -301,7 +258,7 @@ fn deadline_reached() -> ! {
     crate::exit_status::flush_stdout_isolated();
     let sig = match crate::state::first() {
         Some((ExitReason::Signal(sig), _)) => sig,
-        _ => libc::SIGTERM,
+        _ => crate::signal::SIGTERM,
     };
     end_now(match POLICY.load(Ordering::SeqCst) {
         0 => Ending::Raise(sig),
@@ -317,9 +274,8 @@ fn deadline_reached() -> ! {
 /// at once, by SIGINT, with no more cleanup; a first SIGINT during a shutdown
 /// something else started only says how to force it. Repeated SIGTERM or
 /// SIGHUP change nothing: orchestrators may send several.
-fn on_signal(sig: i32, info: &libc::siginfo_t) {
-    #[cfg(target_os = "linux")]
-    if info.si_code == libc::SI_TIMER {
+fn on_signal(sig: i32, origin: Origin) {
+    if origin == Origin::Timer {
         if let Some(ending) = crate::exit_status::deadline_ending() {
             // A shutdown's hard deadline, armed by an ordinary thread: the
             // process is gone now, whoever was to end it.
@@ -333,13 +289,12 @@ fn on_signal(sig: i32, info: &libc::siginfo_t) {
         }
         return;
     }
-    let _ = info;
-    let sigints = if sig == libc::SIGINT {
+    let sigints = if sig == crate::signal::SIGINT {
         SIGINTS.fetch_add(1, Ordering::SeqCst)
     } else {
         0
     };
-    if sig == libc::SIGINT && sigints > 0 {
+    if sig == crate::signal::SIGINT && sigints > 0 {
         if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
             crate::log::write_stderr(&lines.second_sigint);
         }
@@ -362,7 +317,7 @@ fn claim_and_announce(sig: i32) {
     if DELAYING.load(Ordering::SeqCst) {
         // More TERM/HUP while serving the drain delay change nothing; a
         // Ctrl-C (a person, not an orchestrator) ends the delay now.
-        if sig == libc::SIGINT && DELAYING.swap(false, Ordering::SeqCst) {
+        if sig == crate::signal::SIGINT && DELAYING.swap(false, Ordering::SeqCst) {
             begin_after_delay();
         }
         return;
@@ -389,7 +344,7 @@ fn claim_and_announce(sig: i32) {
         if !WATCHED.load(Ordering::SeqCst) {
             arm_timer(crate::deadline::effective(timeout()));
         }
-    } else if sig == libc::SIGINT {
+    } else if sig == crate::signal::SIGINT {
         // The hint is for a person at the terminal, raw even under a
         // subscriber (the handler cannot emit an event).
         if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
@@ -421,7 +376,7 @@ fn announce_start(sig: i32) {
     }
     if let Some(lines) = LINES.get() {
         if let Some((_, plain, with_hint)) = lines.start.iter().find(|(s, _, _)| *s == sig) {
-            let hint = sig == libc::SIGINT && in_foreground();
+            let hint = sig == crate::signal::SIGINT && in_foreground();
             crate::log::write_stderr(if hint { with_hint } else { plain });
         }
     }
@@ -436,7 +391,7 @@ fn start_text(sig: i32, delayed: bool, hint: bool) -> String {
         Secs(timeout()),
         Secs(Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst))),
     );
-    let force = if hint && sig == libc::SIGINT {
+    let force = if hint && sig == crate::signal::SIGINT {
         FORCE_HINT
     } else {
         ""
@@ -495,20 +450,7 @@ fn wait_for_handlers() {
 /// Async-signal-safe: open(2), tcgetpgrp, getpgrp(2) and close(2) (the
 /// handler's caller keeps `errno`).
 pub(crate) fn in_foreground() -> bool {
-    // SAFETY: open(2) of a NUL-terminated literal path; the descriptor is
-    // ours until the close(2) below; tcgetpgrp and getpgrp take no pointers.
-    unsafe {
-        let tty = libc::open(
-            c"/dev/tty".as_ptr(),
-            libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC,
-        );
-        if tty < 0 {
-            return !OWN_GROUP.load(Ordering::Relaxed);
-        }
-        let foreground = libc::tcgetpgrp(tty);
-        libc::close(tty);
-        foreground > 0 && foreground == libc::getpgrp()
-    }
+    crate::sys::signals::terminal_foreground().unwrap_or_else(|| !OWN_GROUP.load(Ordering::Relaxed))
 }
 
 /// Whether this process leads a process group other than its parent's, set
@@ -516,13 +458,7 @@ pub(crate) fn in_foreground() -> bool {
 static OWN_GROUP: AtomicBool = AtomicBool::new(false);
 
 fn find_own_group() {
-    // SAFETY: getpid, getppid, getpgrp and getpgid take no pointers.
-    let own = unsafe {
-        let parent = libc::getppid();
-        // PID 1 of a container has no parent here (0): not a group apart.
-        parent > 0 && libc::getpgrp() == libc::getpid() && libc::getpgid(parent) != libc::getpgrp()
-    };
-    OWN_GROUP.store(own, Ordering::Relaxed);
+    OWN_GROUP.store(crate::sys::signals::leads_own_group(), Ordering::Relaxed);
 }
 
 /// The drain delay is over: the program sees the shutdown now (token,
@@ -559,30 +495,11 @@ pub(crate) fn end_delay() {
     }
 }
 
-/// Blocks `signals` on the calling thread; returns the mask it had. The
-/// runtime thread blocks the handled signals for good, so the kernel
-/// delivers them to a thread of the program, where the handler wakes a
-/// sleeping `main` directly.
-pub(crate) fn block_on_this_thread(signals: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset on local sets, then pthread_sigmask on
-    // the calling thread, writing the old mask into a local.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        let mut previous: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &sig in signals {
-            libc::sigaddset(&mut set, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
-        previous
-    }
-}
-
-/// Puts back a mask saved by [`block_on_this_thread`]; pending signals are
-/// delivered now.
-fn restore_mask(previous: &libc::sigset_t) {
-    // SAFETY: pthread_sigmask on the calling thread with a mask it had.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, previous, std::ptr::null_mut()) };
+/// Blocks `signals` on the calling thread for good. The runtime thread
+/// blocks the handled signals, so the kernel delivers them to a thread of
+/// the program, where the handler wakes a sleeping `main` directly.
+pub(crate) fn block_on_this_thread(signals: &[i32]) {
+    crate::sys::signals::block(signals);
 }
 
 /// Wakes the runtime thread. Async-signal-safe; never blocks (the pipe is
@@ -590,7 +507,6 @@ fn restore_mask(previous: &libc::sigset_t) {
 pub(crate) fn wake() {
     let fd = WAKE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
-        // SAFETY: write(2) of one byte from a live stack buffer to our pipe.
-        unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+        let _ = crate::sys::fd::write(fd, &[1]);
     }
 }

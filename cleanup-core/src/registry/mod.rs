@@ -7,6 +7,7 @@
 //! never contends with another thread.
 
 mod owned;
+#[allow(unsafe_code)]
 mod slots;
 
 use std::cell::Cell;

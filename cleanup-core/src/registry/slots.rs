@@ -355,24 +355,9 @@ pub(crate) struct Found {
 /// thread's. (A claim clears it before the slot is released, so a stale
 /// address is never read as a new claim.) Only the rare paths ask.
 fn my_stack() -> Option<std::ops::Range<usize>> {
-    #[cfg(all(target_os = "linux", not(loom), not(miri)))]
-    {
-        // SAFETY: pthread_getattr_np on the calling thread fills a zeroed
-        // attribute object on this stack, which is destroyed after reading
-        // the stack's base and size from it.
-        unsafe {
-            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-            if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-                return None;
-            }
-            let mut base: *mut libc::c_void = std::ptr::null_mut();
-            let mut size: libc::size_t = 0;
-            let got = libc::pthread_attr_getstack(&attr, &mut base, &mut size);
-            libc::pthread_attr_destroy(&mut attr);
-            (got == 0).then(|| base as usize..base as usize + size)
-        }
-    }
-    #[cfg(not(all(target_os = "linux", not(loom), not(miri))))]
+    #[cfg(not(loom))]
+    return crate::sys::stack::current();
+    #[cfg(loom)]
     None
 }
 
@@ -637,25 +622,18 @@ mod barrier {
 
     use super::shim::{fence, Ordering};
 
-    /// `membarrier(2)` is registered: the arming side may use a compiler fence.
+    /// The process-wide barrier is registered: the arming side may use a
+    /// compiler fence.
     #[cfg(not(loom))]
     static ASYMMETRIC: AtomicBool = AtomicBool::new(false);
 
-    /// Registers for `membarrier(2)` so arms pay a compiler fence only. Once
-    /// per process, before the first lease; harmless if unavailable.
+    /// Registers for the platform's process-wide barrier (`membarrier(2)`)
+    /// so arms pay a compiler fence only. Once per process, before the first
+    /// lease; harmless if unavailable.
     #[cfg(not(loom))]
     pub(crate) fn init() {
-        // Miri has no `membarrier`: there the arms use a full fence.
-        #[cfg(all(target_os = "linux", not(miri)))]
-        {
-            const REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
-            // SAFETY: membarrier(2) registration takes no pointers.
-            let registered =
-                unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) }
-                    == 0;
-            if registered {
-                ASYMMETRIC.store(true, Ordering::SeqCst);
-            }
+        if crate::sys::barrier::register() {
+            ASYMMETRIC.store(true, Ordering::SeqCst);
         }
     }
 
@@ -673,18 +651,9 @@ mod barrier {
     /// The closing side, between its store of `closed` and its scan.
     pub(super) fn heavy() {
         fence(Ordering::SeqCst);
-        #[cfg(all(not(loom), not(miri), target_os = "linux"))]
+        #[cfg(not(loom))]
         if ASYMMETRIC.load(Ordering::SeqCst) {
-            const PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
-            // SAFETY: membarrier(2) takes no pointers; it makes every running
-            // thread of this process execute a full memory barrier.
-            let done = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) } == 0;
-            if !done {
-                // The arms rely on this barrier: never let them go unfenced.
-                const GLOBAL: libc::c_long = 1;
-                // SAFETY: as above, for every thread of the system.
-                unsafe { libc::syscall(libc::SYS_membarrier, GLOBAL, 0, 0) };
-            }
+            crate::sys::barrier::heavy();
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Barrier, Mutex};
 
 /// How many times a race is tried: Miri (which also runs these tests, to
-/// check the registry's `unsafe`) is a thousand times slower.
+/// check the registry's lock-free slots) is a thousand times slower.
 const TRIES: usize = if cfg!(miri) { 10 } else { 2_000 };
 
 /// The registry is global: these tests make cleanups one at a time.

@@ -1,0 +1,13 @@
+//! Linux: the baseline, with Linux's own mechanisms where they serve better.
+
+pub(crate) mod barrier;
+pub(crate) mod exit;
+pub(crate) mod guardian;
+pub(crate) mod park;
+pub(crate) mod process;
+pub(crate) mod timer;
+
+pub(crate) use super::unix::{clock, fd, hooks, notify, signals, stack};
+
+#[allow(dead_code)]
+pub(crate) const NAME: &str = "linux";

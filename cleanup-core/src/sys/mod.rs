@@ -1,0 +1,37 @@
+//! The platform layer: every system call of the crate, and every `unsafe`
+//! outside the registry's lock-free slots, each behind a safe function with
+//! its `// SAFETY:` line. The rest of the crate never names a platform.
+//!
+//! | backend | runs on | what it adds |
+//! |---|---|---|
+//! | `unix` | every Unix (macOS, the BSDs, Linux with `--cfg cleanup_portable`) | the POSIX baseline: a condition variable for sleepers, no deadline timer (a runtime thread keeps the deadline), the guardian watching a pipe, a full fence on both sides of the registry's close |
+//! | `linux` | Linux | futex sleepers the signal handler wakes, a POSIX timer as the deadline's backstop, `membarrier`, pidfds, the parent-death signal, the isolated stdout flush, systemd's abstract sockets |
+//!
+//! Each concept is one module with the same functions in every backend
+//! (`clock`, `park`, `signals`, `timer`, `exit`, `hooks`, `barrier`,
+//! `stack`, `fd`, `process`, `notify`, `guardian`); the `linux` backend
+//! re-exports the baseline's where it has nothing better. Building on Linux
+//! with `RUSTFLAGS="--cfg cleanup_portable"` selects the baseline, so the
+//! code macOS and the BSDs run is tested here.
+#![allow(unsafe_code)]
+
+#[cfg(unix)]
+mod unix;
+
+#[cfg(all(target_os = "linux", not(cleanup_portable)))]
+mod linux;
+
+#[cfg(all(target_os = "linux", not(cleanup_portable)))]
+use linux as backend;
+#[cfg(all(unix, any(not(target_os = "linux"), cleanup_portable)))]
+use unix as backend;
+
+#[allow(unused_imports)] // until the guardian moves here
+pub(crate) use backend::guardian;
+pub(crate) use backend::{
+    barrier, clock, exit, fd, hooks, notify, park, process, signals, stack, timer,
+};
+
+/// Which backend this build runs, for the docs and the tests' messages.
+#[allow(dead_code)]
+pub(crate) const BACKEND: &str = backend::NAME;
