@@ -47,7 +47,7 @@ where
 {
     crate::run::install(config);
     // Futures waiting on the token are woken by a thread, not by the handler.
-    crate::run::ensure_runtime();
+    crate::runtime::ensure();
     shutdown::set_async_body();
     let runtime = match build(flavor) {
         Ok(runtime) => runtime,
@@ -55,7 +55,7 @@ where
             log::always(format_args!(
                 "cleanup: cannot build the tokio runtime: {err}"
             ));
-            crate::run::end_here(ExitReason::Error, 1)
+            crate::shutdown::end(ExitReason::Error, 1)
         }
     };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -92,7 +92,7 @@ where
     // when the share is spent); waits for blocking ones only while time is
     // left: one that never returns does not hold the process.
     runtime.shutdown_timeout(left.max(TASK_DROP));
-    crate::run::end_here(reason, code)
+    crate::shutdown::end(reason, code)
 }
 
 fn build(flavor: Flavor) -> std::io::Result<tokio::runtime::Runtime> {

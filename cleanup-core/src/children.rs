@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::signal::{SIGINT, SIGKILL, SIGTERM};
-use crate::state::lock;
+use crate::sync::lock;
 use crate::sys;
 
 static CHILDREN: Mutex<Vec<Arc<Tracked>>> = Mutex::new(Vec::new());
@@ -146,7 +146,8 @@ pub struct Child {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn spawn(command: &mut Command) -> io::Result<Child> {
-    crate::run::ensure_runtime();
+    crate::runtime::ensure();
+    crate::runtime::after_fork(forget_after_fork);
     command.env(crate::log::PARENT_ENV, std::process::id().to_string());
     // Held from the fork to the push: as PID 1, the reaper must never see
     // this child as untracked (it would reap it and lose its status).
@@ -228,7 +229,7 @@ mod spawner {
         // The command goes to the spawner and comes back with the child.
         let owned = std::mem::replace(command, Command::new(""));
         let (reply, replied) = mpsc::channel();
-        let sent = crate::state::lock(requests).send((owned, reply));
+        let sent = crate::sync::lock(requests).send((owned, reply));
         match sent.ok().and_then(|()| replied.recv().ok()) {
             Some((owned, child)) => {
                 *command = owned;
@@ -457,7 +458,7 @@ pub(crate) fn forward_kill() {
 }
 
 /// In the child of a `fork`: the parent's children are not ours.
-pub(crate) fn forget_after_fork() {
+fn forget_after_fork() {
     if let Ok(mut children) = CHILDREN.try_lock() {
         children.clear();
     }

@@ -7,9 +7,53 @@
 //! that but a share kept for the cleanups; each cleanup may use what is left
 //! but a small reserve for those still waiting to run.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
+
+use crate::sys::clock::monotonic_ns;
+
+/// The configured timeout in ms (the orchestrator's grace period), kept
+/// where the signal handler can read it.
+static TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
+/// When the first handled signal arrived (on `Instant`'s clock, in ns), or
+/// 0: the deadline runs from there.
+static FIRST_SIGNAL_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the configured timeout (at install).
+pub(crate) fn set_timeout(timeout: Duration) {
+    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    TIMEOUT_MS.store(ms, Ordering::SeqCst);
+}
+
+/// The configured timeout (the orchestrator's grace period).
+/// Async-signal-safe.
+pub(crate) fn timeout() -> Duration {
+    Duration::from_millis(TIMEOUT_MS.load(Ordering::SeqCst))
+}
+
+/// The first handled signal arrived now: the deadline runs from here.
+/// Called once, by the handler that claimed the shutdown. Async-signal-safe.
+pub(crate) fn mark_first_signal() {
+    FIRST_SIGNAL_NS.store(monotonic_ns(), Ordering::SeqCst);
+}
+
+/// [`mark_first_signal`]'s reading, or 0. Async-signal-safe.
+pub(crate) fn first_signal_ns() -> u64 {
+    FIRST_SIGNAL_NS.load(Ordering::SeqCst)
+}
+
+/// When the first handled signal arrived, if one did.
+pub(crate) fn first_signal_at() -> Option<Instant> {
+    let at = first_signal_ns();
+    if at == 0 {
+        return None;
+    }
+    let now = Instant::now();
+    let ago = monotonic_ns().saturating_sub(at);
+    now.checked_sub(Duration::from_nanos(ago))
+}
 
 /// The safety margin at the default 10 s timeout; a twentieth of shorter
 /// ones (100 ms at 2 s).
@@ -65,7 +109,7 @@ pub(crate) fn effective(timeout: Duration) -> Duration {
 pub fn deadline() -> Option<Instant> {
     hard().or_else(|| {
         // The signal's timer keeps the deadline before any budget is made.
-        let (timeout, at) = (crate::signals::timeout(), crate::signals::first_signal_at()?);
+        let (timeout, at) = (timeout(), first_signal_at()?);
         Some(at + effective(timeout))
     })
 }

@@ -6,7 +6,14 @@
 
 use std::cell::Cell;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
+
+use crate::config::Exit;
+use crate::state::ExitReason;
+
+/// The exit policy (`exit = "signal"|"code"|"zero"`), where a signal
+/// handler can read it: [`Exit`] as a number.
+static POLICY: AtomicU8 = AtomicU8::new(Exit::Signal as u8);
 
 /// A thread is inside the C library's `exit`: a second `exit` would wait for
 /// it forever, so the ordinary way out is `_exit`.
@@ -96,6 +103,55 @@ impl Ending {
     }
 }
 
+/// Sets the exit policy (at install).
+pub(crate) fn set_policy(exit: Exit) {
+    POLICY.store(exit as u8, Ordering::SeqCst);
+}
+
+fn policy() -> Exit {
+    match POLICY.load(Ordering::SeqCst) {
+        1 => Exit::Code,
+        2 => Exit::Zero,
+        _ => Exit::Signal,
+    }
+}
+
+/// What a shutdown knows when it decides how the process ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Facts {
+    /// `exit(code)` or `std::process::exit(code)` from inside a cleanup.
+    pub(crate) final_code: Option<i32>,
+    /// What `main` returned (or panicked) with: a requested shutdown's code.
+    pub(crate) body_code: Option<i32>,
+    /// The body returned in time, every cleanup finished without panicking,
+    /// none was left unstarted, and the deadline was not hit.
+    pub(crate) clean: bool,
+}
+
+/// How the process ends, for the first route out of it (`first`, as
+/// `state::first` gives it) and what the shutdown knows: the one place the
+/// status is decided. A cleanup's `exit(code)` decides; else the first
+/// route, through the exit policy for a signal. Async-signal-safe.
+pub(crate) fn decide(first: Option<(ExitReason, i32)>, facts: Facts) -> Ending {
+    if let Some(code) = facts.final_code {
+        return Ending::Code(code);
+    }
+    let (reason, code) = first.unwrap_or((ExitReason::Return, 0));
+    match reason {
+        ExitReason::Signal(sig) => match policy() {
+            Exit::Signal => Ending::Raise(sig),
+            Exit::Zero if facts.clean => Ending::Code(0),
+            Exit::Code | Exit::Zero => Ending::Code(128 + sig),
+        },
+        ExitReason::Panic if cfg!(panic = "abort") => Ending::Abort,
+        ExitReason::Requested => match facts.body_code.unwrap_or(0) {
+            0 if !facts.clean => Ending::Code(1),
+            code => Ending::Code(code),
+        },
+        _ => Ending::Code(code),
+    }
+}
+
 /// Whether this process is the init of its PID namespace (a container's
 /// entry point), where a signal sent to itself with the default action is
 /// ignored.
@@ -103,10 +159,35 @@ pub(crate) fn is_pid_one() -> bool {
     std::process::id() == 1
 }
 
+/// How the parent sees an ending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// An exit with this code.
+    Code(i32),
+    /// A death by this signal.
+    Signal(i32),
+    /// A re-raise of this signal that PID 1 turns into an exit with
+    /// `128 + n` (see [`die_by`]).
+    CodeForSignal(i32),
+}
+
+impl Ending {
+    /// How the parent will see this ending. The PID 1 rule lives here and
+    /// in [`die_by`], which applies it.
+    pub(crate) fn seen(self) -> Seen {
+        match self {
+            Ending::Raise(sig) if is_pid_one() => Seen::CodeForSignal(sig),
+            Ending::Raise(sig) => Seen::Signal(sig),
+            Ending::Code(code) => Seen::Code(code),
+            Ending::Abort => Seen::Signal(crate::signal::SIGABRT),
+        }
+    }
+}
+
 /// Dies by `sig`: restores its default action, unblocks it and raises it. As
 /// PID 1, where that is a no-op, exits with `128 + sig`. Async-signal-safe.
 pub(crate) fn die_by(sig: i32) -> ! {
-    if !is_pid_one() {
+    if let Seen::Signal(sig) = Ending::Raise(sig).seen() {
         crate::sys::signals::raise_default(sig);
     }
     hard_exit(128 + sig)

@@ -1,19 +1,40 @@
 //! The ways out of a process that bypass `main`'s return: a panic that
 //! aborts, and `exit` called anywhere. Both run the cleanups on the thread
-//! that is leaving, then let the process go on its way.
+//! that is leaving, then let the process go on its way. [`on_exit`] is
+//! here: a finalizer is what `exit` must not skip.
 
+use std::panic::Location;
 use std::sync::Once;
 
 use crate::exit_status::Ending;
+use crate::registry::{self, Finalizer};
 use crate::shutdown;
 use crate::state::ExitReason;
 
-/// Parks this thread for good: another thread owns the end of the process
-/// and will end it.
-pub(crate) fn wait_for_the_end() -> ! {
-    loop {
-        std::thread::park();
-    }
+/// Registers `f` to run once when the process ends, however it ends (as
+/// `atexit`, but also on signals, panics and `std::process::exit`). Finalizers
+/// run after every guard, newest first.
+///
+/// ```
+/// let _ = cleanup::on_exit(|| eprintln!("bye"));
+/// ```
+#[track_caller]
+pub fn on_exit<F>(f: F) -> Finalizer
+where
+    F: FnOnce() + Send + 'static,
+{
+    finalizer(Location::caller(), 0, f)
+}
+
+/// A finalizer made at `at`, with the guardian's id of its work (0: a
+/// closure of this process only), once the exit hook is in place.
+pub(crate) fn finalizer(
+    at: &'static Location<'static>,
+    durable: u64,
+    f: impl FnOnce() + Send + 'static,
+) -> Finalizer {
+    install_process_exit_hook();
+    registry::finalizer(at, durable, f)
 }
 
 /// Chains a panic hook that, when panics abort, runs the cleanups before the
@@ -34,21 +55,15 @@ pub(crate) fn install_panic_hook() {
                 // The abort that follows the hook is the right end.
                 Some(Ending::Abort) => {}
                 // A route before the panic decides how the process ends.
-                Some(ending) => ending.leave(),
-                None => wait_for_the_end(),
+                ending => shutdown::leave_or_wait(ending),
             }
         }));
     });
 }
 
-/// Registers, once, the hook that makes a `fork`ed child forget its
-/// parent's cleanups.
+/// Until the guardian's link registers its own reset.
 pub(crate) fn install_fork_hook() {
-    if !crate::sys::hooks::after_fork(after_fork_in_child) {
-        crate::log::always(format_args!(
-            "cleanup: cannot register the fork hook; a forked child may run its parent's cleanups"
-        ));
-    }
+    crate::runtime::after_fork(crate::guardian::forget_after_fork);
 }
 
 /// Registers, once, the hook that runs the cleanups when the process calls
@@ -56,7 +71,6 @@ pub(crate) fn install_fork_hook() {
 pub(crate) fn install_process_exit_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        install_fork_hook();
         if !crate::sys::hooks::at_exit(run_at_exit) {
             crate::log::always(format_args!(
                 "cleanup: cannot register the exit hook; `std::process::exit` will skip cleanups"
@@ -70,32 +84,17 @@ fn run_at_exit(status: i32) {
     if crate::exit_status::leaving_here() {
         return; // the shutdown itself is leaving: its cleanups are done
     }
-    {
-        crate::exit_status::set_exiting();
-        let ending = if crate::state::is_shutting_down() && crate::registry::in_cleanup() {
-            // Inside a cleanup: `status` is final, and the rest still run.
-            shutdown::exit_inside_cleanup(status)
-        } else {
-            shutdown::clean_up_here(ExitReason::Exit(status), status)
-        };
-        match ending {
-            // The C library goes on to exit with `status`.
-            Some(Ending::Code(code)) if code == status => {}
-            Some(ending) => ending.leave(),
-            // Another route owns the end: returning would cut it short.
-            None => wait_for_the_end(),
-        }
+    crate::exit_status::set_exiting();
+    let ending = if crate::state::is_shutting_down() && crate::registry::in_cleanup() {
+        // Inside a cleanup: `status` is final, and the rest still run.
+        shutdown::exit_inside_cleanup(status)
+    } else {
+        shutdown::clean_up_here(ExitReason::Exit(status), status)
+    };
+    match ending {
+        // The C library goes on to exit with `status`.
+        Some(Ending::Code(code)) if code == status => {}
+        // (Another route owns the end: returning would cut it short.)
+        ending => shutdown::leave_or_wait(ending),
     }
-}
-
-/// In the child of a `fork` (without `exec`): the parent's cleanups,
-/// children, workers, timer and runtime thread are not this process's. Its
-/// own, made from now on, work as usual.
-fn after_fork_in_child() {
-    crate::registry::forget_all_after_fork();
-    crate::children::forget_after_fork();
-    crate::guardian::forget_after_fork();
-    crate::thread::forget_after_fork();
-    crate::signals::reset_after_fork();
-    crate::run::reset_after_fork();
 }

@@ -53,10 +53,12 @@ not_under_loom! {
     mod park;
     mod registry;
     mod run;
+    mod runtime;
     mod shutdown;
     pub mod signal;
     mod signals;
     mod state;
+    mod sync;
     mod sys;
     pub mod thread;
     mod token;
@@ -65,7 +67,8 @@ not_under_loom! {
     pub use config::{DRAIN_DELAY_ENV, TIMEOUT_ENV};
     pub use deadline::deadline;
     pub use guardian::{remove_on_exit, run_on_exit};
-    pub use registry::{guard, on_exit, owned_guard, Finalizer, Guard, Held, OwnedGuard};
+    pub use hooks::on_exit;
+    pub use registry::{guard, owned_guard, Finalizer, Guard, Held, OwnedGuard};
     pub use run::{exit, request_shutdown};
     pub use state::{
         checkpoint, is_ready, is_shutting_down, ready, reason, shield, sleep, ExitReason, Shield,

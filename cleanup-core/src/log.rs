@@ -75,7 +75,7 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
 
-use crate::state::lock;
+use crate::sync::lock;
 
 static QUIET: AtomicBool = AtomicBool::new(false);
 

@@ -1,5 +1,6 @@
-//! Where threads sleep until shutdown starts ([`sleep`](crate::sleep),
-//! [`ShutdownToken::wait`](crate::ShutdownToken::wait)).
+//! Where threads and tasks sleep until shutdown starts ([`sleep`](crate::sleep),
+//! [`ShutdownToken::wait`](crate::ShutdownToken::wait), the wakers of
+//! [`Cancelled`](crate::Cancelled)).
 //!
 //! On Linux they sleep on a futex that the signal handler itself wakes
 //! (`sys::park`): a program waiting in `sleep` or `wait` learns of SIGTERM
@@ -8,7 +9,14 @@
 //! variable, which the runtime thread notifies.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::task::Waker;
 use std::time::Instant;
+
+use crate::sync::lock;
+
+/// Futures waiting for the shutdown, by id.
+static WAKERS: Mutex<Vec<(u64, Waker)>> = Mutex::new(Vec::new());
 
 /// 0 while the process runs, 1 once shutdown has started.
 static STARTED: AtomicU32 = AtomicU32::new(0);
@@ -39,5 +47,35 @@ pub(crate) fn wake_all() {
 pub(crate) fn wake_from_handler() {
     if crate::sys::park::WAKES_FROM_HANDLER {
         wake_all();
+    }
+}
+
+/// Stores `waker` under `id` (replacing the one stored before), unless the
+/// shutdown has started: then `false`, and the future is ready. Checked
+/// under the lock [`wake_tasks`] takes after the flag is set, so a waker
+/// stored while the flag reads false is always woken.
+pub(crate) fn store_waker(id: u64, waker: &Waker, started: impl Fn() -> bool) -> bool {
+    let mut wakers = lock(&WAKERS);
+    if started() {
+        return false;
+    }
+    match wakers.iter_mut().find(|(other, _)| *other == id) {
+        Some((_, stored)) => stored.clone_from(waker),
+        None => wakers.push((id, waker.clone())),
+    }
+    true
+}
+
+/// Forgets the waker stored under `id` (its future was dropped).
+pub(crate) fn forget_waker(id: u64) {
+    lock(&WAKERS).retain(|(other, _)| *other != id);
+}
+
+/// Wakes every stored waker. Called once, when shutdown begins, from an
+/// ordinary thread (it takes a lock).
+pub(crate) fn wake_tasks() {
+    let wakers = std::mem::take(&mut *lock(&WAKERS));
+    for (_, waker) in wakers {
+        waker.wake();
     }
 }

@@ -8,24 +8,16 @@ use std::os::unix::io::IntoRawFd as _;
 use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{ExitCode, Termination};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::thread::{self, ThreadId};
 
 use once_cell::sync::OnceCell;
 
 use crate::config::Config;
-use crate::hooks::wait_for_the_end;
 use crate::state::{self, ExitReason, ExitUnwind, Shutdown};
 use crate::{hooks, log, registry, shutdown, signals};
 
 /// The thread running `main`'s body, the one [`exit`] unwinds.
 static MAIN: OnceCell<ThreadId> = OnceCell::new();
-/// Whether a runtime thread is wanted and running: one load on the hot path.
-static RUNTIME: AtomicU8 = AtomicU8::new(NOT_INSTALLED);
-const NOT_INSTALLED: u8 = 0;
-const NOT_STARTED: u8 = 1;
-const STARTING: u8 = 2;
-const RUNNING: u8 = 3;
 
 /// Runs `main`'s body under the runtime, then the cleanups, then leaves with
 /// the status the parent expects. What `#[graceful_main]` expands to.
@@ -47,7 +39,7 @@ pub fn run<T: Termination + 'static>(config: Config, body: impl FnOnce() -> T) -
 /// What happens once `main`'s body has returned or unwound.
 fn finish_body<T: Termination + 'static>(outcome: std::thread::Result<T>) -> ! {
     let (reason, code) = settle_outcome(outcome);
-    end_here(reason, code)
+    shutdown::end(reason, code)
 }
 
 /// Why the process ends and with which code, from how the body ended.
@@ -60,15 +52,6 @@ pub(crate) fn settle_outcome<T: Termination + 'static>(
             Some(&ExitUnwind(code)) => (ExitReason::Exit(code), code),
             None => (ExitReason::Panic, 101),
         },
-    }
-}
-
-/// Runs the cleanups on this thread and leaves; if another thread already
-/// owns the shutdown's end, waits for it to end the process.
-pub(crate) fn end_here(reason: ExitReason, code: i32) -> ! {
-    match shutdown::clean_up_here(reason, code) {
-        Some(ending) => ending.leave(),
-        None => wait_for_the_end(),
     }
 }
 
@@ -87,12 +70,7 @@ pub(crate) fn install(config: Config) {
     hooks::install_process_exit_hook();
     crate::notify::init();
     shutdown::configure(config);
-    let _ = RUNTIME.compare_exchange(
-        NOT_INSTALLED,
-        NOT_STARTED,
-        Ordering::SeqCst,
-        Ordering::SeqCst,
-    );
+    crate::runtime::install(start_runtime);
     if let Err(err) =
         signals::install(config.signals, config.timeout, config.drain_delay, config.exit)
     {
@@ -107,13 +85,13 @@ pub(crate) fn install(config: Config) {
                 "cleanup: cannot watch for orphans to reap ({err})"
             ));
         }
-        ensure_runtime();
+        crate::runtime::ensure();
     }
     if !signals::has_timer() || crate::notify::enabled() || log::ROUTABLE {
         // No deadline timer here, systemd to keep informed from the first
         // signal on, or a subscriber that may take the start event (which
         // the handler cannot emit): the runtime thread watches from the start.
-        ensure_runtime();
+        crate::runtime::ensure();
     }
     if let Some(interval) = crate::notify::watchdog_interval() {
         start_watchdog(interval);
@@ -142,41 +120,12 @@ fn start_watchdog(interval: std::time::Duration) {
     }
 }
 
-/// Starts the runtime thread if the program runs under `#[graceful_main]`
-/// and it is not running yet. Called where there starts to be something to
-/// watch: the first guard or finalizer, a requested shutdown, a drain with
-/// work. Costs one relaxed load once it runs.
-#[inline]
-pub(crate) fn ensure_runtime() {
-    if RUNTIME.load(Ordering::Relaxed) == NOT_STARTED {
-        start_runtime();
-    }
-}
-
-#[cold]
-fn start_runtime() {
-    if RUNTIME
-        .compare_exchange(NOT_STARTED, STARTING, Ordering::SeqCst, Ordering::SeqCst)
-        .is_err()
-    {
-        return;
-    }
-    match spawn_runtime_thread() {
-        Ok(()) => {
-            RUNTIME.store(RUNNING, Ordering::SeqCst);
-            signals::set_watched();
-        }
-        Err(err) => log::always(format_args!(
-            "cleanup: cannot start the runtime thread ({err}); \
-             a stuck main keeps its cleanups from running"
-        )),
-    }
-}
-
-/// In the child of a `fork`: the parent's runtime thread is not here; the
-/// first cleanup made in the child starts one of its own.
-pub(crate) fn reset_after_fork() {
-    let _ = RUNTIME.compare_exchange(RUNNING, NOT_STARTED, Ordering::SeqCst, Ordering::SeqCst);
+/// Starts the runtime thread (see `runtime::ensure`), which then keeps
+/// the deadline: the signal handler's timer is no longer needed.
+fn start_runtime() -> std::io::Result<()> {
+    spawn_runtime_thread()?;
+    signals::set_watched();
+    Ok(())
 }
 
 fn spawn_runtime_thread() -> std::io::Result<()> {
@@ -335,7 +284,7 @@ fn code_of(code: ExitCode) -> i32 {
 /// assert_eq!(cleanup::reason(), Some(cleanup::ExitReason::Requested));
 /// ```
 pub fn request_shutdown() {
-    ensure_runtime();
+    crate::runtime::ensure();
     shutdown::start(ExitReason::Requested, 0);
 }
 
@@ -361,10 +310,7 @@ pub fn exit(code: i32) -> ! {
             // Caught by whatever runs the cleanup: it is over.
             std::panic::resume_unwind(Box::new(ExitUnwind(code)));
         }
-        match shutdown::exit_inside_cleanup(code) {
-            Some(ending) => ending.leave(),
-            None => wait_for_the_end(),
-        }
+        shutdown::leave_or_wait(shutdown::exit_inside_cleanup(code))
     }
     let on_main = MAIN.get() == Some(&thread::current().id());
     if on_main && cfg!(panic = "unwind") {
@@ -372,7 +318,7 @@ pub fn exit(code: i32) -> ! {
         // Not a panic: no hook runs, no message; `run` catches it.
         std::panic::resume_unwind(Box::new(ExitUnwind(code)));
     }
-    end_here(ExitReason::Exit(code), code)
+    shutdown::end(ExitReason::Exit(code), code)
 }
 
 #[cfg(test)]

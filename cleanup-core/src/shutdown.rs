@@ -36,12 +36,13 @@ use std::cell::Cell;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, Exit};
+use crate::config::Config;
 use crate::deadline::Budget;
-use crate::exit_status::{is_pid_one, Ending};
+use crate::exit_status::{Ending, Facts, Seen};
 use crate::log::{self, Count, Fields, Left, Level, Secs, SignalName};
 use crate::registry::{self, Claimed, Found, Kind, Name, State, Ticket};
-use crate::state::{self, lock, ExitReason};
+use crate::state::{self, ExitReason};
+use crate::sync::lock;
 use batch::{armed, Batch, Next, Pace};
 
 /// How often the runtime thread says what it is still waiting for.
@@ -261,7 +262,7 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     let now = Instant::now();
     // The deadline runs from the signal, however late this thread is.
     let from = match reason {
-        ExitReason::Signal(_) => crate::signals::first_signal_at().unwrap_or(now),
+        ExitReason::Signal(_) => crate::deadline::first_signal_at().unwrap_or(now),
         _ => now,
     };
     let budget = Budget::new(from.min(now), machine.config.timeout);
@@ -274,7 +275,7 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     let left = machine.budget.map(|budget| budget.left(now));
     let forward = match reason {
         ExitReason::Signal(sig) => sig,
-        _ => libc::SIGTERM,
+        _ => crate::signal::SIGTERM,
     };
     // The handler left its line to an ordinary thread: this one.
     announce_deferred_start();
@@ -293,7 +294,7 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     if as_term > 0 {
         log::event(
             Level::Info,
-            Fields::new().signal(libc::SIGTERM).children(as_term),
+            Fields::new().signal(crate::signal::SIGTERM).children(as_term),
             format_args!(
                 "forwarding SIGTERM to {} in our process group (it may have had the SIGINT already)",
                 Count(as_term, "child")
@@ -329,7 +330,7 @@ fn announce_deferred_start() {
             Level::Info,
             Fields::new()
                 .signal(sig)
-                .timeout(crate::signals::timeout()),
+                .timeout(crate::deadline::timeout()),
             format_args!("{text}"),
         );
     }
@@ -366,6 +367,26 @@ pub(crate) fn tell_systemd_the_delay(until: Instant, first: bool) {
         crate::notify::extend_timeout(extension(
             deadline.saturating_duration_since(Instant::now()),
         ));
+    }
+}
+
+/// The one entry every route out of the process hands over to (`main`'s
+/// return or unwinding, `exit` on any thread, the C library's `exit`, a
+/// panic that aborts): the route `reason` with `code` claims the end and
+/// runs the cleanups here, or, if another route owns the end, waits for it.
+/// Never returns.
+pub(crate) fn end(reason: ExitReason, code: i32) -> ! {
+    leave_or_wait(clean_up_here(reason, code))
+}
+
+/// Leaves as `ending` says; `None` (another route owns the end) parks this
+/// thread for good, as the owner will end the process.
+pub(crate) fn leave_or_wait(ending: Option<Ending>) -> ! {
+    match ending {
+        Some(ending) => ending.leave(),
+        None => loop {
+            std::thread::park();
+        },
     }
 }
 
@@ -409,7 +430,7 @@ pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
     if !registry::scan().is_empty() {
         // Someone must be able to abandon a cleanup that hangs. (With
         // nothing to run, no thread: the signal's timer keeps the deadline.)
-        crate::run::ensure_runtime();
+        crate::runtime::ensure();
     }
     execute(id).then(finish)
 }
@@ -785,11 +806,10 @@ fn flush_log(until: Instant) {
 
 /// How the process leaves, as fields of the end event.
 fn ending_fields(fields: Fields, ending: Ending) -> Fields {
-    match ending {
-        Ending::Raise(sig) if is_pid_one() => fields.exit_code(128 + sig),
-        Ending::Raise(sig) => fields.exit_signal(sig),
-        Ending::Code(code) => fields.exit_code(code),
-        Ending::Abort => fields.exit_signal(libc::SIGABRT),
+    match ending.seen() {
+        Seen::CodeForSignal(sig) => fields.exit_code(128 + sig),
+        Seen::Signal(sig) => fields.exit_signal(sig),
+        Seen::Code(code) => fields.exit_code(code),
     }
 }
 
@@ -809,26 +829,17 @@ impl Machine {
     /// called `exit`. A shutdown is clean when the body returned in time and
     /// every cleanup finished without panicking.
     fn ending(&self, deadline_hit: bool) -> Ending {
-        if let Some(code) = self.final_code {
-            return Ending::Code(code);
-        }
         let clean = !deadline_hit
             && !self.body_late
             && self.hung + self.panicked + self.not_started == 0;
-        let (reason, code) = state::first().unwrap_or((ExitReason::Return, 0));
-        match reason {
-            ExitReason::Signal(sig) => match self.config.exit {
-                Exit::Signal => Ending::Raise(sig),
-                Exit::Zero if clean => Ending::Code(0),
-                Exit::Code | Exit::Zero => Ending::Code(128 + sig),
+        crate::exit_status::decide(
+            state::first(),
+            Facts {
+                final_code: self.final_code,
+                body_code: self.body_code,
+                clean,
             },
-            ExitReason::Panic if cfg!(panic = "abort") => Ending::Abort,
-            ExitReason::Requested => match self.body_code.unwrap_or(0) {
-                0 if !clean => Ending::Code(1),
-                code => Ending::Code(code),
-            },
-            _ => Ending::Code(code),
-        }
+        )
     }
 
     fn problems(&self) -> String {
@@ -851,13 +862,13 @@ struct Describe(Ending);
 
 impl std::fmt::Display for Describe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Ending::Raise(sig) if is_pid_one() => {
+        match (self.0, self.0.seen()) {
+            (Ending::Abort, _) => f.write_str("aborting"),
+            (_, Seen::CodeForSignal(sig)) => {
                 write!(f, "exiting with code {} (PID 1)", 128 + sig)
             }
-            Ending::Raise(sig) => write!(f, "exiting by {}", SignalName(sig)),
-            Ending::Code(code) => write!(f, "exiting with code {code}"),
-            Ending::Abort => f.write_str("aborting"),
+            (_, Seen::Signal(sig)) => write!(f, "exiting by {}", SignalName(sig)),
+            (_, Seen::Code(code)) => write!(f, "exiting with code {code}"),
         }
     }
 }

@@ -15,16 +15,17 @@
 
 use std::io;
 use std::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 use std::time::{Duration, Instant};
 
 use once_cell::sync::OnceCell;
 
 use crate::config::Exit;
-use crate::exit_status::Ending;
+use crate::exit_status::{Ending, Facts};
+use crate::signal::SIGTERM;
 use crate::log::{Secs, SignalName};
-use crate::state::{ExitReason, SHUTTING_DOWN};
+use crate::state::{mark_shutting_down, shutting_down_seqcst, ExitReason};
 
 /// The write end of the runtime thread's wake-up pipe, or -1.
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
@@ -35,17 +36,11 @@ static DRAIN_MS: AtomicU64 = AtomicU64::new(0);
 static DELAYING: AtomicBool = AtomicBool::new(false);
 /// How many SIGINTs arrived: the second one forces the exit.
 static SIGINTS: AtomicU32 = AtomicU32::new(0);
-/// When the first handled signal arrived (CLOCK_MONOTONIC, in ns), or 0: the
-/// deadline runs from there.
-static FIRST_SIGNAL_NS: AtomicU64 = AtomicU64::new(0);
 /// A runtime thread watches the deadline: the timer is not needed.
 static WATCHED: AtomicBool = AtomicBool::new(false);
 /// The deadline timer (a `timer_t`), once created.
 static TIMER: AtomicUsize = AtomicUsize::new(0);
 static TIMER_READY: AtomicBool = AtomicBool::new(false);
-static TIMEOUT_MS: AtomicU64 = AtomicU64::new(10_000);
-/// The exit policy, for the timer's exit: 0 signal, 1 code, 2 zero.
-static POLICY: AtomicU8 = AtomicU8::new(0);
 /// The handler's lines, formatted before the handlers are installed, so the
 /// handler prints each with one `write(2)`: a line shows at once, even when
 /// every thread of the program is stuck.
@@ -98,26 +93,9 @@ use crate::sys::clock::monotonic_ns;
 use crate::sys::signals::Origin;
 use crate::sys::timer::Timer;
 
-/// The configured timeout (the orchestrator's grace period).
-/// Async-signal-safe.
-pub(crate) fn timeout() -> Duration {
-    Duration::from_millis(TIMEOUT_MS.load(Ordering::SeqCst))
-}
-
-/// When the first handled signal arrived, if one did.
-pub(crate) fn first_signal_at() -> Option<Instant> {
-    let at = FIRST_SIGNAL_NS.load(Ordering::SeqCst);
-    if at == 0 {
-        return None;
-    }
-    let now = Instant::now();
-    let ago = monotonic_ns().saturating_sub(at);
-    now.checked_sub(Duration::from_nanos(ago))
-}
-
 /// In the child of a `fork`: no runtime thread watches here, and the
 /// parent's timer and wake-up pipe are not ours.
-pub(crate) fn reset_after_fork() {
+fn reset_after_fork() {
     let fd = WAKE_FD.swap(-1, Ordering::SeqCst);
     if fd >= 0 {
         // The child's copy of the parent's pipe end.
@@ -160,9 +138,10 @@ fn install_blocked(
     exit: Exit,
 ) -> io::Result<()> {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    TIMEOUT_MS.store(ms(timeout), Ordering::SeqCst);
+    crate::deadline::set_timeout(timeout);
+    crate::runtime::after_fork(reset_after_fork);
     DRAIN_MS.store(ms(drain_delay), Ordering::SeqCst);
-    POLICY.store(exit as u8, Ordering::SeqCst);
+    crate::exit_status::set_policy(exit);
     find_own_group();
     let prefix = crate::log::prefix();
     let raw = |text: &str| format!("{prefix}shutdown: {text}\n").into_bytes().into_boxed_slice();
@@ -256,14 +235,13 @@ fn deadline_reached() -> ! {
         crate::log::write_stderr(&lines.deadline);
     }
     crate::exit_status::flush_stdout_isolated();
-    let sig = match crate::state::first() {
-        Some((ExitReason::Signal(sig), _)) => sig,
-        _ => crate::signal::SIGTERM,
+    // A route that is no signal (none reaches here without a runtime
+    // thread) ends as SIGTERM would.
+    let first = match crate::state::first() {
+        Some((ExitReason::Signal(sig), _)) => (ExitReason::Signal(sig), sig),
+        _ => (ExitReason::Signal(SIGTERM), SIGTERM),
     };
-    end_now(match POLICY.load(Ordering::SeqCst) {
-        0 => Ending::Raise(sig),
-        _ => Ending::Code(128 + sig),
-    })
+    end_now(crate::exit_status::decide(Some(first), Facts::default()))
 }
 
 /// What the handler does. Async-signal-safe.
@@ -284,7 +262,7 @@ fn on_signal(sig: i32, origin: Origin) {
         if DELAYING.swap(false, Ordering::SeqCst) {
             return begin_after_delay();
         }
-        if SHUTTING_DOWN.load(Ordering::SeqCst) && !WATCHED.load(Ordering::SeqCst) {
+        if shutting_down_seqcst() && !WATCHED.load(Ordering::SeqCst) {
             deadline_reached();
         }
         return;
@@ -324,10 +302,10 @@ fn claim_and_announce(sig: i32) {
     }
     let claimed = crate::state::claim(ExitReason::Signal(sig), sig);
     if claimed {
-        FIRST_SIGNAL_NS.store(monotonic_ns(), Ordering::SeqCst);
+        crate::deadline::mark_first_signal();
     }
     let delay = DRAIN_MS.load(Ordering::SeqCst);
-    if claimed && delay > 0 && !SHUTTING_DOWN.load(Ordering::SeqCst) {
+    if claimed && delay > 0 && !shutting_down_seqcst() {
         // Kubernetes: not ready at once (the claim did that), but the
         // program serves on until the endpoints have caught up.
         DELAYING.store(true, Ordering::SeqCst);
@@ -338,11 +316,11 @@ fn claim_and_announce(sig: i32) {
         wake();
         return;
     }
-    let was_shutting_down = SHUTTING_DOWN.swap(true, Ordering::SeqCst);
+    let was_shutting_down = mark_shutting_down();
     if claimed {
         announce_start(sig);
         if !WATCHED.load(Ordering::SeqCst) {
-            arm_timer(crate::deadline::effective(timeout()));
+            arm_timer(crate::deadline::effective(crate::deadline::timeout()));
         }
     } else if sig == crate::signal::SIGINT {
         // The hint is for a person at the terminal, raw even under a
@@ -388,7 +366,7 @@ const FORCE_HINT: &str = "; press Ctrl-C again to force";
 /// and, for a person at the terminal, how to force the exit.
 fn start_text(sig: i32, delayed: bool, hint: bool) -> String {
     let (timeout, delay) = (
-        Secs(timeout()),
+        Secs(crate::deadline::timeout()),
         Secs(Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst))),
     );
     let force = if hint && sig == crate::signal::SIGINT {
@@ -465,12 +443,12 @@ fn find_own_group() {
 /// `checkpoint`, `sleep`), with what is left of the deadline, which ran
 /// from the signal. Async-signal-safe.
 fn begin_after_delay() {
-    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    mark_shutting_down();
     if !WATCHED.load(Ordering::SeqCst) {
         let since = Duration::from_nanos(
-            monotonic_ns().saturating_sub(FIRST_SIGNAL_NS.load(Ordering::SeqCst)),
+            monotonic_ns().saturating_sub(crate::deadline::first_signal_ns()),
         );
-        let left = crate::deadline::effective(timeout()).saturating_sub(since);
+        let left = crate::deadline::effective(crate::deadline::timeout()).saturating_sub(since);
         arm_timer(left.max(Duration::from_millis(1)));
     }
     crate::park::wake_from_handler();
@@ -483,7 +461,7 @@ pub(crate) fn delay_until() -> Option<std::time::Instant> {
         return None;
     }
     let delay = Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst));
-    Some(first_signal_at()? + delay)
+    Some(crate::deadline::first_signal_at()? + delay)
 }
 
 /// For the runtime thread: ends the drain delay (if the handler's timer has

@@ -9,11 +9,11 @@ use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Set once the process is ending, by whatever ends it. Never cleared.
-pub(crate) static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+/// Set once the process is ending, by whatever ends it (through
+/// [`mark_shutting_down`], here alone). Never cleared.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
 /// The first route out of the process and its code, claimed once (by a
 /// compare-exchange, so the signal handler can claim it too): `tag << 32 |
@@ -227,10 +227,23 @@ pub(crate) fn claim(reason: ExitReason, code: i32) -> bool {
 /// wakes every waiter. Returns whether this call set the flag.
 pub(crate) fn begin(reason: ExitReason, code: i32) -> bool {
     claim(reason, code);
-    let first = !SHUTTING_DOWN.swap(true, Ordering::SeqCst);
+    let first = !mark_shutting_down();
     crate::park::wake_all();
-    crate::token::wake_all();
+    crate::park::wake_tasks();
     first
+}
+
+/// [`is_shutting_down`], in the total order of sequentially consistent
+/// operations: for the protocols that pair it with another such access.
+/// Async-signal-safe.
+pub(crate) fn shutting_down_seqcst() -> bool {
+    SHUTTING_DOWN.load(Ordering::SeqCst)
+}
+
+/// Sets the flag [`is_shutting_down`] reads; returns whether it was set
+/// already. The only write of the flag. Async-signal-safe.
+pub(crate) fn mark_shutting_down() -> bool {
+    SHUTTING_DOWN.swap(true, Ordering::SeqCst)
 }
 
 /// Blocks until the process is shutting down or `until` passes. Returns
@@ -334,7 +347,6 @@ fn shielded() -> bool {
     SHIELDS.with(|n| n.get() > 0)
 }
 
-/// Locks a mutex whose data stays consistent even if a holder panicked.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// Until the guardian moves (it still imports it from here).
+#[allow(unused_imports)]
+pub(crate) use crate::sync::lock;

@@ -33,7 +33,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Instant;
 
-use crate::state::lock;
+use crate::sync::lock;
 use crate::token::{token, ShutdownToken};
 
 static WORKERS: Mutex<Vec<Arc<Worker>>> = Mutex::new(Vec::new());
@@ -166,7 +166,8 @@ impl Builder {
         if let Some(size) = self.stack_size {
             builder = builder.stack_size(size);
         }
-        crate::run::ensure_runtime();
+        crate::runtime::ensure();
+        crate::runtime::after_fork(forget_after_fork);
         let worker = Arc::new(Worker {
             at,
             name: self.name,
@@ -240,7 +241,7 @@ impl fmt::Display for StuckGroup<'_> {
 }
 
 /// In the child of a `fork`: the parent's workers do not exist here.
-pub(crate) fn forget_after_fork() {
+fn forget_after_fork() {
     if let Ok(mut workers) = WORKERS.try_lock() {
         workers.clear();
     }

@@ -4,14 +4,11 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::state::{self, lock};
+use crate::state;
 
-/// Futures waiting in [`ShutdownToken::cancelled`], by id.
-static WAKERS: Mutex<Vec<(u64, Waker)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A handle on the process's shutdown: cancelled once the process starts to
@@ -138,19 +135,12 @@ impl Future for Cancelled {
             return Poll::Ready(());
         }
         // A thread, not the signal handler, wakes the stored wakers.
-        crate::run::ensure_runtime();
-        let mut wakers = lock(&WAKERS);
-        // `wake_all` runs after the flag is set and takes this lock, so a
-        // waker stored while the flag reads false is always woken.
-        if state::is_shutting_down() {
-            return Poll::Ready(());
-        }
+        crate::runtime::ensure();
         let id = *self
             .id
             .get_or_insert_with(|| NEXT_ID.fetch_add(1, Ordering::Relaxed));
-        match wakers.iter_mut().find(|(other, _)| *other == id) {
-            Some((_, waker)) => waker.clone_from(cx.waker()),
-            None => wakers.push((id, cx.waker().clone())),
+        if !crate::park::store_waker(id, cx.waker(), state::is_shutting_down) {
+            return Poll::Ready(());
         }
         Poll::Pending
     }
@@ -159,7 +149,7 @@ impl Future for Cancelled {
 impl Drop for Cancelled {
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            lock(&WAKERS).retain(|(other, _)| *other != id);
+            crate::park::forget_waker(id);
         }
     }
 }
@@ -167,13 +157,5 @@ impl Drop for Cancelled {
 impl fmt::Debug for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Cancelled")
-    }
-}
-
-/// Wakes every pending [`Cancelled`]. Called once, when shutdown begins.
-pub(crate) fn wake_all() {
-    let wakers = std::mem::take(&mut *lock(&WAKERS));
-    for (_, waker) in wakers {
-        waker.wake();
     }
 }

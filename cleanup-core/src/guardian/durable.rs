@@ -8,7 +8,7 @@ use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use super::{next_id, send, wire, Record, Work};
-use crate::registry::{self, Finalizer};
+use crate::registry::Finalizer;
 
 /// A finalizer that removes `path` — a file, or a directory and everything
 /// in it — when the process ends, however it ends; and, with
@@ -105,7 +105,7 @@ fn durable(
     // Told first: should the process die before the finalizer is armed, the
     // guardian does it; a call that returned has always reached it.
     send(&Record::Add(id, work));
-    registry::durable_finalizer(at, id, move || {
+    crate::hooks::finalizer(at, id, move || {
         send(&Record::Claimed(id));
         f(id);
         send(&Record::Done(id));

@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::state::lock;
+use crate::sync::lock;
 use std::time::{Duration, Instant};
 
 pub use owned::{owned_guard, Held, OwnedGuard};
@@ -78,7 +78,7 @@ fn new_lease() -> Lease {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         slots::init_barrier();
-        crate::hooks::install_fork_hook();
+        crate::runtime::after_fork(forget_all_after_fork);
     });
     let lease = REGISTRY.lease();
     // Kept only if it can be given back when the thread ends; in a
@@ -117,7 +117,7 @@ fn next_seq() -> u64 {
 /// making cleanups now could keep the drain from ever finishing.
 #[inline]
 fn arm(kind: Kind, at: &'static Location<'static>, job: slots::Job) -> Ticket {
-    let late = u64::from(crate::state::SHUTTING_DOWN.load(Ordering::Relaxed)) << LATE_SHIFT;
+    let late = u64::from(crate::state::is_shutting_down()) << LATE_SHIFT;
     let ticket = my_lease().arm(kind, next_seq() | late, at, job);
     if !ticket.arm_visible(&REGISTRY) {
         closed(ticket);
@@ -309,7 +309,7 @@ where
 {
     let ticket = arm(Kind::Guard, Location::caller(), Box::new(f));
     // After the arm: a runtime thread started now finds it at once.
-    crate::run::ensure_runtime();
+    crate::runtime::ensure();
     Guard { ticket }
 }
 
@@ -335,7 +335,7 @@ impl Drop for Guard {
             // The drain took it: it runs there; the scope ends once it has.
             return wait_released(&self.ticket);
         };
-        if crate::state::SHUTTING_DOWN.load(Ordering::SeqCst) {
+        if crate::state::shutting_down_seqcst() {
             return self.drop_during_shutdown(claimed);
         }
         // Always caught (free unless it panics): whether the thread was
@@ -496,34 +496,17 @@ pub struct Finalizer {
     durable: u64,
 }
 
-/// Registers `f` to run once when the process ends, however it ends (as
-/// `atexit`, but also on signals, panics and `std::process::exit`). Finalizers
-/// run after every guard, newest first.
-///
-/// ```
-/// let _ = cleanup::on_exit(|| eprintln!("bye"));
-/// ```
-#[track_caller]
-pub fn on_exit<F>(f: F) -> Finalizer
-where
-    F: FnOnce() + Send + 'static,
-{
-    crate::hooks::install_process_exit_hook();
-    let ticket = arm(Kind::Finalizer, Location::caller(), Box::new(f));
-    crate::run::ensure_runtime();
-    Finalizer { ticket, durable: 0 }
-}
-
-/// A finalizer whose work the guardian knows as `durable`: its `cancel`
-/// tells the guardian too.
-pub(crate) fn durable_finalizer(
+/// A finalizer made at `at` (see [`on_exit`](crate::on_exit)); `durable`
+/// is the guardian's id of its work (`remove_on_exit`, `run_on_exit`), or 0
+/// for a closure: its `cancel` tells the guardian too. Whoever makes one
+/// also sees that the process's exit hook is installed.
+pub(crate) fn finalizer(
     at: &'static Location<'static>,
     durable: u64,
     f: impl FnOnce() + Send + 'static,
 ) -> Finalizer {
-    crate::hooks::install_process_exit_hook();
     let ticket = arm(Kind::Finalizer, at, Box::new(f));
-    crate::run::ensure_runtime();
+    crate::runtime::ensure();
     Finalizer { ticket, durable }
 }
 
@@ -572,7 +555,7 @@ pub(crate) fn panicked_during_shutdown() -> usize {
 }
 
 /// In the child of a `fork`: the parent's cleanups are not ours to run.
-pub(crate) fn forget_all_after_fork() {
+fn forget_all_after_fork() {
     REGISTRY.forget_all_after_fork(LEASE.with(Cell::get).as_ref());
 }
 

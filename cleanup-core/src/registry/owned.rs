@@ -10,7 +10,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Guard;
-use crate::state::lock;
+use crate::sync::lock;
 
 /// A guard that owns a value: the program uses the value while it holds the
 /// guard, and the closure gets the value when the guard drops — at the end

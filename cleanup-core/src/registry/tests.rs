@@ -9,6 +9,13 @@ use std::sync::{Arc, Barrier, Mutex};
 /// check the registry's lock-free slots) is a thousand times slower.
 const TRIES: usize = if cfg!(miri) { 10 } else { 2_000 };
 
+/// A finalizer, as `cleanup::on_exit` makes one (without the exit hook,
+/// which these tests do not reach).
+#[track_caller]
+fn on_exit(f: impl FnOnce() + Send + 'static) -> Finalizer {
+    finalizer(Location::caller(), 0, f)
+}
+
 /// The registry is global: these tests make cleanups one at a time.
 static TEST_LOCK: Mutex<()> = Mutex::new(());
 

@@ -1,25 +1,50 @@
 //! The C library's hooks: in the child of a `fork`, and at `exit`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+
 use once_cell::sync::OnceCell;
 
-static AFTER_FORK: OnceCell<fn()> = OnceCell::new();
+/// The hooks run in the child of a `fork`, in the order registered: each
+/// module registers the reset of its own state when it first has some (six
+/// do; room for eight).
+static AFTER_FORK: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
 static AT_EXIT: OnceCell<fn(i32)> = OnceCell::new();
 
 /// Has `hook` run in the child of every `fork` (with one thread alive, so
-/// it must be async-signal-safe). Once per process; a later call keeps the
-/// first hook. Returns whether the C library took it.
+/// it must be async-signal-safe). A hook registered twice runs once.
+/// Returns whether the C library took it.
 pub(crate) fn after_fork(hook: fn()) -> bool {
-    if AFTER_FORK.set(hook).is_err() || cfg!(miri) {
+    static REGISTER: Once = Once::new();
+    let raw = hook as usize;
+    for slot in &AFTER_FORK {
+        match slot.compare_exchange(0, raw, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => break,
+            Err(present) if present == raw => break,
+            Err(_) => {}
+        }
+    }
+    if cfg!(miri) {
         // (No `pthread_atfork` under Miri: the registry's unit tests.)
         return true;
     }
-    // SAFETY: registers a function the C library calls in the child of
-    // every `fork`; it only reads a set `OnceCell` and calls the hook.
-    unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) == 0 }
+    let mut taken = true;
+    REGISTER.call_once(|| {
+        // SAFETY: registers a function the C library calls in the child of
+        // every `fork`; it only reads atomics and calls the hooks.
+        taken = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) == 0 };
+    });
+    taken
 }
 
 extern "C" fn after_fork_in_child() {
-    if let Some(hook) = AFTER_FORK.get() {
+    for slot in &AFTER_FORK {
+        let raw = slot.load(Ordering::SeqCst);
+        if raw == 0 {
+            break;
+        }
+        // SAFETY: every non-zero slot holds a `fn()` stored by `after_fork`.
+        let hook: fn() = unsafe { std::mem::transmute::<usize, fn()>(raw) };
         hook();
     }
 }
