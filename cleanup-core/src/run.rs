@@ -3,9 +3,6 @@
 
 use std::any::Any;
 use std::error::Error;
-use std::io::Read as _;
-use std::os::unix::io::IntoRawFd as _;
-use std::os::unix::net::UnixStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{ExitCode, Termination};
 use std::thread::{self, ThreadId};
@@ -13,6 +10,7 @@ use std::thread::{self, ThreadId};
 use once_cell::sync::OnceCell;
 
 use crate::config::Config;
+use crate::sys::bell::{Heard, Listener};
 use crate::state::{self, ExitReason, ExitUnwind, Shutdown};
 use crate::{hooks, log, registry, shutdown, signals};
 
@@ -129,23 +127,21 @@ fn start_runtime() -> std::io::Result<()> {
 }
 
 fn spawn_runtime_thread() -> std::io::Result<()> {
-    let (tx, rx) = UnixStream::pair()?;
-    tx.set_nonblocking(true)?;
+    let (ringer, listener) = crate::sys::bell::new()?;
     // Kept open for the process's life, owned by the handler's atomic.
-    signals::set_wake_fd(tx.into_raw_fd());
+    signals::set_wake_fd(ringer);
     let signals = shutdown::signals();
     thread::Builder::new()
         .name("cleanup-runtime".into())
         .spawn(move || {
             signals::block_on_this_thread(signals);
-            runtime_thread(rx)
+            runtime_thread(listener)
         })?;
     Ok(())
 }
 
 /// Sleeps until the first sign of shutdown, then enforces its budget.
-fn runtime_thread(mut wake: UnixStream) {
-    let mut buf = [0u8; 64];
+fn runtime_thread(mut bell: Listener) {
     let reaper = crate::exit_status::is_pid_one();
     let mut told = false;
     while !state::is_shutting_down() {
@@ -156,11 +152,11 @@ fn runtime_thread(mut wake: UnixStream) {
             shutdown::tell_systemd_the_delay(until, !told);
             told = true;
         }
+        let mut step = None;
         if let Some(until) = delay {
             match until.checked_duration_since(std::time::Instant::now()) {
                 Some(left) if !left.is_zero() => {
-                    let step = left.min(std::time::Duration::from_secs(1));
-                    let _ = wake.set_read_timeout(Some(step));
+                    step = Some(left.min(std::time::Duration::from_secs(1)));
                 }
                 _ => {
                     signals::end_delay();
@@ -168,17 +164,8 @@ fn runtime_thread(mut wake: UnixStream) {
                 }
             }
         }
-        match wake.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(err)
-                if delay.is_some()
-                    && matches!(
-                        err.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-            Err(_) => return,
+        if bell.wait(step) == Heard::Closed {
+            return;
         }
         if reaper {
             crate::children::reap_orphans();

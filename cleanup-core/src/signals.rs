@@ -210,28 +210,21 @@ pub(crate) fn arm_deadline(at: Instant) {
     arm_timer(after.max(Duration::from_micros(1)));
 }
 
-/// The hard deadline passed and the process is still here: it ends now, as
-/// the shutdown would have ended it. Async-signal-safe.
-fn backstop(ending: Ending) -> ! {
-    if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
-        crate::log::write_stderr(&lines.backstop);
+/// The hard deadline's enforcer, where the platform has the timer: the
+/// deadline passed and the process is still here, so it ends now. As the
+/// shutdown settled (the ending its thread recorded) when a thread started
+/// it; else (a signal came and nothing else ran: `main` stuck, nothing to
+/// clean) as the exit policy says for that signal, once stdout's pending
+/// output is flushed where that cannot block. Async-signal-safe.
+fn hard_deadline() -> ! {
+    let quiet = crate::log::quiet();
+    if let Some(ending) = crate::exit_status::deadline_ending() {
+        if let Some(lines) = LINES.get().filter(|_| !quiet) {
+            crate::log::write_stderr(&lines.backstop);
+        }
+        end_now(ending);
     }
-    end_now(ending)
-}
-
-/// Ends the process as `ending` says, from a handler. Async-signal-safe.
-fn end_now(ending: Ending) -> ! {
-    match ending {
-        Ending::Raise(sig) => crate::exit_status::die_by(sig),
-        Ending::Code(code) => crate::exit_status::hard_exit(code),
-        Ending::Abort => crate::exit_status::die_by(crate::signal::SIGABRT),
-    }
-}
-
-/// The deadline passed with no runtime thread to end the process: end it
-/// from here, as the policy says. Async-signal-safe.
-fn deadline_reached() -> ! {
-    if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
+    if let Some(lines) = LINES.get().filter(|_| !quiet) {
         crate::log::write_stderr(&lines.deadline);
     }
     crate::exit_status::flush_stdout_isolated();
@@ -244,6 +237,15 @@ fn deadline_reached() -> ! {
     end_now(crate::exit_status::decide(Some(first), Facts::default()))
 }
 
+/// Ends the process as `ending` says, from a handler. Async-signal-safe.
+fn end_now(ending: Ending) -> ! {
+    match ending {
+        Ending::Raise(sig) => crate::exit_status::die_by(sig),
+        Ending::Code(code) => crate::exit_status::hard_exit(code),
+        Ending::Abort => crate::exit_status::die_by(crate::signal::SIGABRT),
+    }
+}
+
 /// What the handler does. Async-signal-safe.
 ///
 /// The first signal, if nothing else started the shutdown, claims it: the
@@ -254,16 +256,16 @@ fn deadline_reached() -> ! {
 /// SIGHUP change nothing: orchestrators may send several.
 fn on_signal(sig: i32, origin: Origin) {
     if origin == Origin::Timer {
-        if let Some(ending) = crate::exit_status::deadline_ending() {
+        if crate::exit_status::deadline_ending().is_some() {
             // A shutdown's hard deadline, armed by an ordinary thread: the
             // process is gone now, whoever was to end it.
-            backstop(ending);
+            hard_deadline();
         }
         if DELAYING.swap(false, Ordering::SeqCst) {
             return begin_after_delay();
         }
         if shutting_down_seqcst() && !WATCHED.load(Ordering::SeqCst) {
-            deadline_reached();
+            hard_deadline();
         }
         return;
     }
@@ -485,6 +487,6 @@ pub(crate) fn block_on_this_thread(signals: &[i32]) {
 pub(crate) fn wake() {
     let fd = WAKE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
-        let _ = crate::sys::fd::write(fd, &[1]);
+        crate::sys::bell::ring(fd);
     }
 }

@@ -8,8 +8,8 @@
 //! | `linux` | Linux | futex sleepers the signal handler wakes, a POSIX timer as the deadline's backstop, `membarrier`, pidfds, the parent-death signal, the isolated stdout flush, systemd's abstract sockets |
 //!
 //! Each concept is one module with the same functions in every backend
-//! (`clock`, `park`, `signals`, `timer`, `exit`, `hooks`, `barrier`,
-//! `stack`, `fd`, `process`, `notify`, `guardian`); the `linux` backend
+//! (`clock`, `park`, `signals`, `timer`, `bell`, `exit`, `hooks`,
+//! `barrier`, `stack`, `fd`, `process`, `notify`, `guardian`); the `linux` backend
 //! re-exports the baseline's where it has nothing better. Building on Linux
 //! with `RUSTFLAGS="--cfg cleanup_portable"` selects the baseline, so the
 //! code macOS and the BSDs run is tested here.
@@ -29,7 +29,7 @@ use unix as backend;
 #[allow(unused_imports)] // until the guardian moves here
 pub(crate) use backend::guardian;
 pub(crate) use backend::{
-    barrier, clock, exit, fd, hooks, notify, park, process, signals, stack, timer,
+    barrier, bell, clock, exit, fd, hooks, notify, park, process, signals, stack, timer,
 };
 
 /// Which backend this build runs, for the docs and the tests' messages.

@@ -7,7 +7,7 @@ pub(crate) mod park;
 pub(crate) mod process;
 pub(crate) mod timer;
 
-pub(crate) use super::unix::{clock, fd, hooks, notify, signals, stack};
+pub(crate) use super::unix::{bell, clock, fd, hooks, notify, signals, stack};
 
 #[allow(dead_code)]
 pub(crate) const NAME: &str = "linux";

@@ -8,6 +8,7 @@
 #![cfg_attr(all(target_os = "linux", not(cleanup_portable)), allow(dead_code))]
 
 pub(crate) mod barrier;
+pub(crate) mod bell;
 pub(crate) mod clock;
 pub(crate) mod exit;
 pub(crate) mod fd;
