@@ -117,12 +117,7 @@ impl Config {
         if let Some(timeout) = from_env(TIMEOUT_ENV, self.timeout, parse_env_duration) {
             self.timeout = timeout;
         }
-        let delay = from_env(DRAIN_DELAY_ENV, self.drain_delay, |text| {
-            match text.trim() {
-                "0" | "0s" | "0ms" => Ok(Duration::ZERO),
-                _ => parse_env_duration(text),
-            }
-        });
+        let delay = from_env(DRAIN_DELAY_ENV, self.drain_delay, parse_env_delay);
         if let Some(delay) = delay {
             self.drain_delay = delay;
         }
@@ -171,126 +166,84 @@ impl Default for Config {
     }
 }
 
-/// A duration from the environment: `10s`, `500ms`, `1m30s`, or plain
-/// seconds (`30`, `2.5`), as Kubernetes writes `terminationGracePeriodSeconds`.
+/// `CLEANUP_TIMEOUT`: a duration as the `timeout` option takes it (`25s`,
+/// `500ms`, `1m30s`), or plain seconds (`30`, `2.5`), as Kubernetes writes
+/// `terminationGracePeriodSeconds`. The error is the parser's message, the
+/// one the macro shows for the same text.
 pub(crate) fn parse_env_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    let plain_seconds = !trimmed.is_empty()
-        && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && trimmed.chars().any(|c| c.is_ascii_digit());
-    if plain_seconds {
-        return parse_duration(&format!("{trimmed}s"));
+    match cleanup_duration::parse_env_millis(text) {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(error) => Err(error.to_string()),
     }
-    parse_duration(text)
 }
 
-/// Parses `10s`, `500ms`, `1.5s`, `2m`, `1h`, `1m30s`.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    // The value is quoted before this in the line on stderr. No `30s` in the
-    // examples: the line ends with the timeout kept, often that one.
-    const EXPECTED: &str = "write a number and a unit with no space between, the units are \
-                            `ms`, `s`, `m` and `h`, such as `25s`, `500ms` or `1m15s`, or \
-                            plain seconds such as `25`";
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(format!("empty value, {EXPECTED}"));
+/// `CLEANUP_DRAIN_DELAY`: the same, and zero (`0`, `0s`) for no delay.
+pub(crate) fn parse_env_delay(text: &str) -> Result<Duration, String> {
+    match cleanup_duration::parse_env_millis(text) {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(error) if error.is_zero() => Ok(Duration::ZERO),
+        Err(error) => Err(error.to_string()),
     }
-    if text.contains(char::is_whitespace) {
-        return Err(format!("not a duration, {EXPECTED}"));
-    }
-    let mut total_ms = 0f64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let unit_len = rest[number_len..]
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len() - number_len);
-        let (number, unit) = (
-            &rest[..number_len],
-            &rest[number_len..number_len + unit_len],
-        );
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("not a duration, {EXPECTED}"))?;
-        let scale = match unit {
-            "ms" => 1.0,
-            "s" => 1e3,
-            "m" => 60e3,
-            "h" => 3600e3,
-            "" => return Err(format!("missing unit, {EXPECTED}")),
-            other => return Err(format!("unknown unit `{other}`, {EXPECTED}")),
-        };
-        total_ms += value * scale;
-        rest = &rest[number_len + unit_len..];
-    }
-    if !total_ms.is_finite() || total_ms > u64::MAX as f64 {
-        return Err(format!("too large, {EXPECTED}"));
-    }
-    if total_ms < 1.0 {
-        return Err(format!(
-            "shorter than 1ms, which would skip every cleanup; {EXPECTED}"
-        ));
-    }
-    Ok(Duration::from_millis(total_ms.round() as u64))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // The grammar and its messages are tested in cleanup-duration; these
+    // are what the two variables make of it.
+
     #[test]
-    fn parses_the_documented_forms() {
-        assert_eq!(parse_duration("25s"), Ok(Duration::from_secs(25)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration(" 1m30s "), Ok(Duration::from_secs(90)));
+    fn the_timeout_takes_a_unit_or_plain_seconds() {
+        assert_eq!(parse_env_duration("25s"), Ok(Duration::from_secs(25)));
+        assert_eq!(parse_env_duration(" 1m30s "), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_env_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_env_duration(" 2.5 "), Ok(Duration::from_millis(2500)));
+        // As `timeout = "1.5s"` in the attribute.
+        assert_eq!(parse_env_duration("1.5s"), Ok(Duration::from_millis(1500)));
     }
 
     #[test]
-    fn rejects_with_a_reason() {
-        for bad in ["", "abc", "10x", "s", "1..5s", "-1s", "0s", "0.1ms", "0", "1.2.3", "."] {
-            let err = parse_env_duration(bad).unwrap_err();
-            assert!(err.contains("such as `25s`"), "{bad:?}: {err}");
-        }
-        // A unit is required in code (the attribute), not in the environment.
-        assert!(parse_duration("10").is_err());
-    }
-
-    #[test]
-    fn a_bad_value_is_told_the_form_and_the_units() {
-        let expected = "write a number and a unit with no space between, the units are `ms`, \
-                        `s`, `m` and `h`, such as `25s`, `500ms` or `1m15s`, or plain seconds \
-                        such as `25`";
-        for (bad, why) in [
-            ("10 secs", "not a duration"),
-            ("1m 30s", "not a duration"),
-            ("10 s", "not a duration"),
-            ("-1s", "not a duration"),
-            ("soon", "not a duration"),
-            ("10secs", "unknown unit `secs`"),
-            ("5min", "unknown unit `min`"),
-            ("  ", "empty value"),
-        ] {
+    fn the_timeout_is_refused_as_the_attribute_refuses_it() {
+        // Whole milliseconds, exactly: not rounded to 2 ms.
+        assert_eq!(
+            parse_env_duration("1.5ms"),
+            Err("`1.5ms` is not a whole number of milliseconds".into())
+        );
+        for zero in ["0", "0s", "0ms", "0.0"] {
             assert_eq!(
-                parse_env_duration(bad),
-                Err(format!("{why}, {expected}")),
-                "{bad:?}"
+                parse_env_duration(zero),
+                Err("a zero timeout would skip all cleanup, use at least `1ms`".into()),
+                "{zero:?}"
             );
         }
         assert_eq!(
-            parse_duration("1m30"),
-            Err(format!("missing unit, {expected}"))
+            parse_env_duration("10 secs"),
+            Err(
+                "`10 secs` is not a duration: write a number and a unit with no space \
+                 between, the units are `ms`, `s`, `m` and `h`, such as `10s`"
+                    .into()
+            )
         );
+        for bad in ["", "abc", "10x", "s", "1..5s", "-1s", "0.1ms", "1.2.3", ".", "1m30"] {
+            assert!(parse_env_duration(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
-    fn the_environment_takes_plain_seconds() {
-        assert_eq!(parse_env_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_env_duration(" 2.5 "), Ok(Duration::from_millis(2500)));
-        assert_eq!(parse_env_duration("25s"), Ok(Duration::from_secs(25)));
+    fn the_drain_delay_takes_zero_for_none() {
+        for zero in ["0", "0s", "0ms", "0.0", "0m0s"] {
+            assert_eq!(parse_env_delay(zero), Ok(Duration::ZERO), "{zero:?}");
+        }
+        assert_eq!(parse_env_delay("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_env_delay("2.5s"), Ok(Duration::from_millis(2500)));
+        assert_eq!(
+            parse_env_delay("soon"),
+            Err(
+                "`soon` is not a duration: write a number and a unit, the units are `ms`, \
+                 `s`, `m` and `h`, such as `25s` or `1m30s`, or plain seconds such as `25`"
+                    .into()
+            )
+        );
     }
 }

@@ -8,7 +8,6 @@ use proc_macro2::{Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 use quote::{ToTokens, TokenStreamExt};
 use syn::{Error, LitInt, LitStr};
 
-use crate::duration;
 use crate::errors::Errors;
 use crate::signals::{self, Signal};
 
@@ -121,15 +120,15 @@ pub(crate) fn parse(tokens: TokenStream) -> Result<Args, Error> {
         }
         let result = match key.as_str() {
             "timeout" => arg.string("timeout = \"10s\"").and_then(|lit| {
-                let ms = duration::parse_millis(&lit.value());
-                args.timeout_ms = Some(ms.map_err(|message| Error::new(lit.span(), message))?);
+                let ms = cleanup_duration::parse_millis(&lit.value());
+                args.timeout_ms = Some(ms.map_err(|error| Error::new(lit.span(), error))?);
                 Ok(())
             }),
             "drain_delay" => arg.string("drain_delay = \"5s\"").and_then(|lit| {
-                let ms = duration::parse_millis(&lit.value()).map_err(|message| {
-                    let message = match message.starts_with("a zero timeout") {
+                let ms = cleanup_duration::parse_millis(&lit.value()).map_err(|error| {
+                    let message = match error.is_zero() {
                         true => "a zero `drain_delay` is no delay, leave the argument out".into(),
-                        false => message,
+                        false => error.to_string(),
                     };
                     Error::new(lit.span(), message)
                 })?;

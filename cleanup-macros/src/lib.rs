@@ -12,7 +12,6 @@
 
 mod args;
 mod check;
-mod duration;
 mod errors;
 mod expand;
 mod item;
