@@ -310,14 +310,16 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
         );
     }
     WATCH.notify_all();
-    drop(machine);
     // systemd (Type=notify): stopping, why, and how long to wait for us, in
-    // one message, so a stop that ends at once still says all three; sent
-    // outside the lock (a wedged manager may take a moment to refuse).
+    // one message, so a stop that ends at once still says all three. Sent
+    // under the lock: the thread that ends the shutdown takes it first, so
+    // its last STATUS never comes before this (or is sent by a process
+    // already gone). A wedged manager holds it at most the send's timeout.
     crate::notify::stopping_for(
         &format!("stopping: {reason}"),
         left.map(extension),
     );
+    drop(machine);
     crate::signals::wake();
     true
 }
