@@ -90,7 +90,7 @@ impl Tracked {
     /// Reaped by us: the guardian has nothing left to kill.
     fn reaped(&self) {
         if self.guardian != 0 {
-            crate::guardian::send(&crate::guardian::Record::Done(self.guardian));
+            crate::guardian_link::send(&crate::guardian_link::Record::Done(self.guardian));
         }
     }
 
@@ -158,12 +158,12 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     let pgid = sys::process::group_of(pid);
     let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     // The guardian kills it (with its group) if this process dies first.
-    let guardian = if crate::guardian::active() {
-        let id = crate::guardian::next_id();
+    let guardian = if crate::guardian_link::active() {
+        let id = crate::guardian_link::next_id();
         let own_group = pgid == pid;
-        crate::guardian::send(&crate::guardian::Record::Add(
+        crate::guardian_link::send(&crate::guardian_link::Record::Add(
             id,
-            crate::guardian::Work::Child { pid, own_group },
+            crate::guardian_link::Work::Child { pid, own_group },
         ));
         id
     } else {

@@ -61,11 +61,6 @@ pub(crate) fn install_panic_hook() {
     });
 }
 
-/// Until the guardian's link registers its own reset.
-pub(crate) fn install_fork_hook() {
-    crate::runtime::after_fork(crate::guardian::forget_after_fork);
-}
-
 /// Registers, once, the hook that runs the cleanups when the process calls
 /// `exit` (`std::process::exit`, or returning from a plain `main`).
 pub(crate) fn install_process_exit_hook() {

@@ -45,8 +45,8 @@ not_under_loom! {
     mod config;
     mod deadline;
     mod exit_status;
-    #[allow(unsafe_code)] // until the guardian moves to `sys`
     mod guardian;
+    mod guardian_link;
     mod hooks;
     mod log;
     mod notify;

@@ -347,6 +347,3 @@ fn shielded() -> bool {
     SHIELDS.with(|n| n.get() > 0)
 }
 
-/// Until the guardian moves (it still imports it from here).
-#[allow(unused_imports)]
-pub(crate) use crate::sync::lock;

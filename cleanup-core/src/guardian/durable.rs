@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::{next_id, send, wire, Record, Work};
+use crate::guardian_link::{self as link, next_id, send, Record, Work};
 use crate::registry::Finalizer;
 
 /// A finalizer that removes `path` — a file, or a directory and everything
@@ -77,7 +77,7 @@ pub fn run_on_exit(command: &mut Command) -> Finalizer {
     } else {
         program.to_owned()
     };
-    let recipe = wire::Command {
+    let recipe = link::Command {
         program,
         args: command.get_args().map(ToOwned::to_owned).collect(),
         dir,
@@ -139,7 +139,7 @@ pub(super) fn remove(path: &Path) -> io::Result<()> {
 /// a line for anything but a success. With `started`, the guardian's id of
 /// it, the command's process tells the guardian it exists.
 pub(super) fn run(
-    recipe: &wire::Command,
+    recipe: &link::Command,
     until: Option<Instant>,
     started: Option<u64>,
     mut say: impl FnMut(String),
@@ -147,7 +147,7 @@ pub(super) fn run(
     let mut command = recipe.to_std();
     command.stdin(std::process::Stdio::null());
     let spawned = match started {
-        Some(id) => super::spawn_telling(&mut command, &Record::Started(id)),
+        Some(id) => link::spawn_telling(&mut command, &Record::Started(id)),
         None => command.spawn(),
     };
     let mut child = match spawned {

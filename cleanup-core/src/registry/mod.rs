@@ -521,7 +521,7 @@ impl Finalizer {
     /// ```
     pub fn cancel(self) {
         if take_back(&self.ticket) && self.durable != 0 {
-            crate::guardian::send(&crate::guardian::Record::Cancel(self.durable));
+            crate::guardian_link::send(&crate::guardian_link::Record::Cancel(self.durable));
         }
     }
 }

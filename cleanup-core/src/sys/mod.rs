@@ -26,10 +26,8 @@ use linux as backend;
 #[cfg(all(unix, any(not(target_os = "linux"), cleanup_portable)))]
 use unix as backend;
 
-#[allow(unused_imports)] // until the guardian moves here
-pub(crate) use backend::guardian;
 pub(crate) use backend::{
-    barrier, bell, clock, exit, fd, hooks, notify, park, process, signals, stack, timer,
+    barrier, bell, clock, exit, fd, guardian, hooks, notify, park, process, signals, stack, timer,
 };
 
 /// Which backend this build runs, for the docs and the tests' messages.

@@ -1,6 +1,8 @@
-//! File descriptors: writes that a signal handler may make, and closes.
+//! File descriptors: writes that a signal handler may make, reads, waits
+//! for input, duplicates and closes.
 
 use std::io;
+use std::time::Duration;
 
 /// Writes `bytes` to stderr, retrying short writes; gives up on an error.
 /// Async-signal-safe.
@@ -38,4 +40,51 @@ pub(crate) fn close(fd: i32) {
     // SAFETY: close(2) of a descriptor the caller owns; nothing else
     // closes it (it is kept as a raw number, not in an `OwnedFd`).
     unsafe { libc::close(fd) };
+}
+
+/// One read(2) from `fd` into `buf`; `Ok(0)` at the end of the input.
+/// Async-signal-safe.
+pub(crate) fn read(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: read(2) into a pointer and length taken from a live slice.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// A duplicate of `fd`, numbered `at_least` or above, closed on `exec`.
+/// Async-signal-safe.
+pub(crate) fn duplicate(fd: i32, at_least: i32) -> io::Result<i32> {
+    // SAFETY: fcntl(2) F_DUPFD_CLOEXEC takes and makes descriptor numbers
+    // only, no pointers.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, at_least) };
+    if copy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(copy)
+}
+
+/// Waits until one of `fds` has something to read, has reached its end or
+/// is in error, or `timeout` has passed (`None`: no limit); which of them
+/// are. A negative number is skipped (never ready). A signal ends the wait
+/// with an error (`Interrupted`).
+pub(crate) fn poll_readable<const N: usize>(
+    fds: [i32; N],
+    timeout: Option<Duration>,
+) -> io::Result<[bool; N]> {
+    let mut polled = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let ms = timeout.map_or(-1, |timeout| {
+        i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX)
+    });
+    // SAFETY: poll(2) on a live array of `N` pollfds, which it writes into.
+    let n = unsafe { libc::poll(polled.as_mut_ptr(), N as libc::nfds_t, ms) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(polled.map(|fd| fd.revents != 0))
 }

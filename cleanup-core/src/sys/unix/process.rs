@@ -7,6 +7,7 @@ use std::process::Command;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DeathSignal {
     /// Nothing (macOS, the portable baseline): the guardian covers it.
+    #[cfg_attr(target_os = "freebsd", allow(dead_code))]
     None,
     /// Sent when the *thread* that forked the child ends (Linux): children
     /// are forked from one thread that lives as long as the process.

@@ -36,7 +36,6 @@ pub(crate) fn block(signals: &[i32]) -> Mask {
 
 /// Blocks every signal on the calling thread; returns the mask it had.
 /// Async-signal-safe.
-#[allow(dead_code)] // for the guardian's launch
 pub(crate) fn block_all() -> Mask {
     // SAFETY: sigfillset fills a set on this stack.
     let all = unsafe {
@@ -49,7 +48,6 @@ pub(crate) fn block_all() -> Mask {
 
 /// Unblocks every signal on the calling thread (a process whose parent left
 /// some blocked). Async-signal-safe.
-#[allow(dead_code)] // for the guardian
 pub(crate) fn unblock_all() {
     change_mask(libc::SIG_SETMASK, &set_of(&[]));
 }
