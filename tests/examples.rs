@@ -185,12 +185,19 @@ fn live_in_group(pgid: libc::pid_t) -> Vec<libc::pid_t> {
         .collect()
 }
 
-/// The guardian of `pid`. It names itself once started (before, its name
-/// is the executable's, `exe`), maybe after the program's first line.
+/// The guardian of `pid`: its child whose argv[0] is `cleanup-guardian`
+/// (on both backends; Linux also renames its thread `cleanup-guard`),
+/// maybe only after the program's first line.
 fn guardian_of(pid: libc::pid_t) -> libc::pid_t {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let guardians = children_named(pid, "cleanup-guard");
+        let guardians: Vec<libc::pid_t> = proc_children(pid)
+            .into_iter()
+            .filter(|child| {
+                std::fs::read(format!("/proc/{child}/cmdline"))
+                    .is_ok_and(|argv| argv.starts_with(b"cleanup-guardian\0"))
+            })
+            .collect();
         if guardians.len() == 1 || Instant::now() >= deadline {
             assert_eq!(guardians.len(), 1, "one guardian, a child of the program");
             return guardians[0];

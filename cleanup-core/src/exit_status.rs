@@ -94,7 +94,7 @@ impl Ending {
     /// Leaves at once, touching no lock: for the deadline, when a thread may
     /// be stuck holding stdout or inside `exit` itself.
     pub(crate) fn leave_now(self) -> ! {
-        flush_stdout_isolated();
+        flush_stdout_isolated(false);
         match self {
             Ending::Code(code) => hard_exit(code),
             Ending::Raise(sig) => die_by(sig),
@@ -199,7 +199,10 @@ pub(crate) fn hard_exit(code: i32) -> ! {
 }
 
 /// Flushes what `print!` left in stdout's buffer where that cannot block
-/// (see `sys::exit`), from any context, a signal handler included.
-pub(crate) fn flush_stdout_isolated() {
-    crate::sys::exit::flush_stdout_isolated();
+/// (see `sys::exit`). From a signal handler only where the platform's way
+/// allows it (`in_handler`; Linux's does); elsewhere it does nothing there.
+pub(crate) fn flush_stdout_isolated(in_handler: bool) {
+    if !in_handler || crate::sys::exit::FLUSH_FROM_HANDLER {
+        crate::sys::exit::flush_stdout_isolated();
+    }
 }

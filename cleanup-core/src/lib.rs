@@ -6,22 +6,34 @@
 //! this around `main`; the guide lives there. Everything here is re-exported
 //! by `cleanup` under the same names, and documented as `cleanup::…`.
 //!
-//! | module | question it answers |
-//! |---|---|
-//! | `state` | is the process ending, and why? ([`checkpoint`], [`reason`], [`shield`]) |
-//! | `token` | how do threads and tasks wait for it? ([`ShutdownToken`]) |
-//! | `park` | where they sleep: a futex the signal handler wakes directly |
-//! | `registry` | what must run, exactly once? ([`guard`], [`owned_guard`], [`on_exit`]) |
-//! | `signals` | the signal handler, the only code in signal context |
-//! | [`signal`] | signal numbers by name, for [`ExitReason::Signal`] and [`Child::signal`] |
-//! | `shutdown` | the machine from the first signal to the exit, and its watchdog |
-//! | `deadline` | how the timeout is shared between body and cleanups |
-//! | `exit_status` | how the process leaves (re-raise, code, PID 1) |
-//! | [`thread`] | worker threads joined within the budget |
-//! | `children` | child processes: forwarded the signal, waited for, reaped ([`spawn`]) |
-//! | `hooks` | `std::process::exit` and `panic = "abort"` |
-//! | `run` | the entry `#[graceful_main]` calls; [`request_shutdown`], [`exit`] |
-//! | `async_main` | the same for `async fn main` (feature `tokio`) |
+//! The modules are layered: each imports only from the layers below it
+//! (`tests/structure.rs` checks that no two import each other, even through
+//! others), and only `sys` and the registry's slots hold `unsafe`.
+//!
+//! | layer | module | question it answers |
+//! |---|---|---|
+//! | platform | `sys` | every system call, a safe function each, per backend (`linux`; the POSIX `unix` that macOS and the BSDs run, and Linux with `--cfg cleanup_portable`) |
+//! | | [`signal`] | signal numbers by name, for [`ExitReason::Signal`] and [`Child::signal`] |
+//! | | `sync` | locks that survive a panicking holder |
+//! | process state, clock, configuration | `log` | the lines (stderr, or `tracing`/`log` events) |
+//! | | `notify` | systemd's notify protocol |
+//! | | `park` | where threads and tasks sleep until the shutdown (a futex the handler wakes, on Linux) |
+//! | | `runtime` | whether a runtime thread watches, the door to start one, what each module forgets after a `fork` |
+//! | | `state` | is the process ending, and why? ([`checkpoint`], [`reason`], [`shield`]) |
+//! | | `token` | how do threads and tasks wait for it? ([`ShutdownToken`]) |
+//! | | `deadline` | how the timeout is shared between body and cleanups |
+//! | | `config` | the options of `#[graceful_main]` and their environment overrides |
+//! | | `exit_status` | how the process leaves: the one status decision, re-raise, code, PID 1 |
+//! | | `signals` | the signal handler, the only code in signal context |
+//! | registry | `guardian_link` | the records that tell the guardian of each durable cleanup |
+//! | | `registry` | what must run, exactly once? ([`guard`], [`owned_guard`], [`Finalizer`]) |
+//! | | [`thread`] | worker threads joined within the budget |
+//! | | `children` | child processes: forwarded the signal, waited for, reaped ([`spawn`]) |
+//! | the end | `shutdown` | the machine from the first signal to the exit: `end`, the one entry every route hands over to |
+//! | | `hooks` | `std::process::exit`, `panic = "abort"`, and [`on_exit`] |
+//! | surfaces | `guardian` | the guardian's launch and its work ([`remove_on_exit`], [`run_on_exit`]) |
+//! | | `run` | the entry `#[graceful_main]` calls; [`request_shutdown`], [`exit`] |
+//! | | `async_main` | the same for `async fn main` (feature `tokio`) |
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]

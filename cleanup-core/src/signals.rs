@@ -227,7 +227,7 @@ fn hard_deadline() -> ! {
     if let Some(lines) = LINES.get().filter(|_| !quiet) {
         crate::log::write_stderr(&lines.deadline);
     }
-    crate::exit_status::flush_stdout_isolated();
+    crate::exit_status::flush_stdout_isolated(true);
     // A route that is no signal (none reaches here without a runtime
     // thread) ends as SIGTERM would.
     let first = match crate::state::first() {

@@ -469,7 +469,7 @@ impl fmt::Debug for Guard {
     }
 }
 
-/// A handle on a closure registered with [`on_exit`]. Dropping the handle does
+/// A handle on a closure registered with [`on_exit`](crate::on_exit). Dropping the handle does
 /// not cancel it; [`Finalizer::cancel`] does.
 ///
 /// ```

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 pub(crate) use crate::sys::unix::exit::hard_exit;
 
+/// Whether [`flush_stdout_isolated`] may be called from a signal handler.
+pub(crate) const FLUSH_FROM_HANDLER: bool = true;
+
 /// Flushes what `print!` left in stdout's buffer, where its lock can be
 /// taken without blocking, from any context, a signal handler included: a
 /// copy of this process made by a raw `clone` (no fork handlers) flushes it
