@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 pub(crate) use crate::sys::unix::guardian::{
     given_pipe, let_go_of_stderr, write_in_child, Death, Killed,
 };
-use crate::sys::unix::guardian::PIPE_FD;
+use crate::sys::unix::guardian::{settle_child, PIPE_FD};
 use crate::sys::unix::{fd, process, signals};
 
 /// Where the guardian finds a pidfd of the program (opened by the program
@@ -107,24 +107,11 @@ pub(crate) fn launch(arg0: &CStr, spec: &CStr) -> io::Result<i32> {
 /// stdout on /dev/null, and becomes the guardian. System calls only; never
 /// returns.
 fn exec_guardian(launch: &Launch) -> ! {
-    // SAFETY: dup2(2), open(2), execve(2) and _exit(2) with descriptors this
-    // child owns and NUL-terminated arrays in its copy of the memory.
+    let pidfd = (launch.pidfd >= 0).then_some((launch.pidfd, PIDFD_FD));
+    settle_child(launch.read, pidfd);
+    // SAFETY: execve(2) and _exit(2) with NUL-terminated arrays in this
+    // child's copy of the memory.
     unsafe {
-        // Its own session before its first instruction of its own: a kill
-        // of the program's process group right after start misses it.
-        libc::setsid();
-        libc::dup2(launch.read, PIPE_FD);
-        if launch.pidfd >= 0 {
-            libc::dup2(launch.pidfd, PIDFD_FD);
-        }
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            libc::dup2(null, 0);
-            libc::dup2(null, 1);
-            if null > 2 {
-                libc::close(null);
-            }
-        }
         libc::execve(
             c"/proc/self/exe".as_ptr(),
             launch.argv.as_ptr(),

@@ -146,6 +146,31 @@ fn pipe() -> io::Result<(i32, i32)> {
     }
 }
 
+/// In the guardian's forked child, before its exec: a session of its own
+/// (before its first instruction of its own: a kill of the program's
+/// process group right after the start misses it), the pipe's read end at
+/// [`PIPE_FD`] (and `also`, `(fd, at)`, moved to `at`), stdin and stdout on
+/// `/dev/null`. Async-signal-safe.
+pub(crate) fn settle_child(read: i32, also: Option<(i32, i32)>) {
+    // SAFETY: setsid(2), dup2(2), open(2) of a NUL-terminated literal and
+    // close(2), on descriptors this child owns.
+    unsafe {
+        libc::setsid();
+        libc::dup2(read, PIPE_FD);
+        if let Some((fd, at)) = also {
+            libc::dup2(fd, at);
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::dup2(null, 1);
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
+}
+
 /// The forked child: its own session, the pipe at [`PIPE_FD`], stdin and
 /// stdout on `/dev/null`, then the guardian's image. Async-signal-safe
 /// calls only; never returns.
@@ -157,22 +182,10 @@ fn exec_guardian(
 ) -> ! {
     const FAILED: &[u8] =
         b"cleanup: cannot start the guardian (its exec failed); durable cleanups will not survive a SIGKILL\n";
-    // SAFETY: setsid(2), dup2(2), open(2), close(2), execve(2), write(2)
-    // and _exit(2) with descriptors this child owns and NUL-terminated
-    // strings and arrays in its copy of the program's memory.
+    settle_child(read, None);
+    // SAFETY: execve(2), write(2) and _exit(2) with NUL-terminated strings
+    // and arrays in this child's copy of the program's memory.
     unsafe {
-        // Its own session before its first instruction of its own: a kill
-        // of the program's process group right after start misses it.
-        libc::setsid();
-        libc::dup2(read, PIPE_FD);
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            libc::dup2(null, 0);
-            libc::dup2(null, 1);
-            if null > 2 {
-                libc::close(null);
-            }
-        }
         libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
         libc::write(2, FAILED.as_ptr().cast(), FAILED.len());
         libc::_exit(127)
