@@ -154,9 +154,10 @@ pub(crate) fn decide(first: Option<(ExitReason, i32)>, facts: Facts) -> Ending {
 
 /// Whether this process is the init of its PID namespace (a container's
 /// entry point), where a signal sent to itself with the default action is
-/// ignored.
+/// ignored. Only Linux has PID namespaces: elsewhere PID 1 is the system's
+/// own init, never a program of ours, and this is `false` at compile time.
 pub(crate) fn is_pid_one() -> bool {
-    std::process::id() == 1
+    crate::sys::process::PID_NAMESPACES && std::process::id() == 1
 }
 
 /// How the parent sees an ending.

@@ -248,13 +248,19 @@ fn start_ready(program: &PathBuf, arg: Option<&std::path::Path>) -> std::process
 }
 
 /// The guardian of `pid`: its child that has named itself `cleanup-guard`
-/// (before, its name is the executable's).
+/// (before, its name is the executable's); under the portable backend,
+/// which cannot rename a process, its child whose argv[0] is
+/// `cleanup-guardian` (from its exec on).
 fn guardian_of(pid: libc::pid_t) -> libc::pid_t {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let children =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         let found = children.split_whitespace().find(|child| {
+            if cfg!(cleanup_portable) {
+                return std::fs::read(format!("/proc/{child}/cmdline"))
+                    .is_ok_and(|argv| argv.starts_with(b"cleanup-guardian\0"));
+            }
             std::fs::read_to_string(format!("/proc/{child}/comm"))
                 .is_ok_and(|comm| comm.trim_end() == "cleanup-guard")
         });

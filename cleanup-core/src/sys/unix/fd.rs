@@ -88,3 +88,32 @@ pub(crate) fn poll_readable<const N: usize>(
     }
     Ok(polled.map(|fd| fd.revents != 0))
 }
+
+/// A pipe whose two ends are closed on exec: `(read, write)`. (Made by
+/// `pipe` and `fcntl`: macOS has no `pipe2`.)
+pub(crate) fn pipe_cloexec() -> io::Result<(i32, i32)> {
+    let mut ends = [0; 2];
+    // SAFETY: pipe(2) fills the two-element array.
+    if unsafe { libc::pipe(ends.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    for end in ends {
+        // SAFETY: fcntl(2) on a descriptor just made, setting its flags.
+        unsafe { libc::fcntl(end, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok((ends[0], ends[1]))
+}
+
+/// Makes writes to `fd` return at once rather than block (a full pipe).
+pub(crate) fn set_nonblocking(fd: i32) -> io::Result<()> {
+    // SAFETY: fcntl(2) reading and setting a descriptor's status flags.
+    let done = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
+    };
+    if done {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

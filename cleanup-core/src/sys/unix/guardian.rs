@@ -241,9 +241,8 @@ pub(crate) fn close_inherited() {
 /// holding them would keep a pipe's reader from seeing its end.
 #[cfg(not(target_os = "freebsd"))]
 pub(crate) fn close_inherited() {
-    // macOS lists a process's open descriptors in `/dev/fd`, read before
-    // any is closed.
-    #[cfg(target_vendor = "apple")]
+    // macOS (and Linux) list a process's open descriptors in `/dev/fd`,
+    // read before any is closed: a few closes, not one per possible number.
     if let Ok(dir) = std::fs::read_dir("/dev/fd") {
         let fds: Vec<i32> = dir
             .flatten()

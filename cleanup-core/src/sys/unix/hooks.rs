@@ -6,9 +6,9 @@ use std::sync::Once;
 use once_cell::sync::OnceCell;
 
 /// The hooks run in the child of a `fork`, in the order registered: each
-/// module registers the reset of its own state when it first has some (six
-/// do; room for eight).
-static AFTER_FORK: [AtomicUsize; 8] = [const { AtomicUsize::new(0) }; 8];
+/// module registers the reset of its own state when it first has some (up
+/// to seven do; room for sixteen).
+static AFTER_FORK: [AtomicUsize; 16] = [const { AtomicUsize::new(0) }; 16];
 static AT_EXIT: OnceCell<fn(i32)> = OnceCell::new();
 
 /// Has `hook` run in the child of every `fork` (with one thread alive, so

@@ -20,3 +20,18 @@ pub(crate) fn abstract_addr(name: &[u8]) -> Option<SocketAddr> {
         None
     }
 }
+
+/// The name of an abstract socket's address, where the system has them.
+#[cfg(test)]
+pub(crate) fn abstract_name(addr: &SocketAddr) -> Option<Vec<u8>> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt as _;
+        addr.as_abstract_name().map(<[u8]>::to_vec)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = addr;
+        None
+    }
+}

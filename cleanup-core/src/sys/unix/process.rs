@@ -3,6 +3,12 @@
 use std::io;
 use std::process::Command;
 
+/// Whether a program can be PID 1 of a namespace of its own (a container's
+/// entry point), with an init's duties: Linux's PID namespaces. The
+/// baseline tells the OS, not the backend: a portable build on Linux still
+/// runs in containers.
+pub(crate) const PID_NAMESPACES: bool = cfg!(target_os = "linux");
+
 /// What the system offers so a child dies with this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DeathSignal {
