@@ -29,9 +29,13 @@ pub(crate) const PIPE_FD: i32 = 3;
 /// no `dup2` in the child meets itself (and keeps its close-on-exec flag).
 const ABOVE_TARGETS: i32 = 10;
 
-/// Without a way to be told of the program's death, how often the guardian
-/// asks once the pipe has ended while the program is still its parent.
+/// Without a way to be told of the program's death, how often at most the
+/// guardian asks once the pipe has ended while the program is still its
+/// parent: first after [`ASK_PARENT_FIRST`], then twice as long each time.
+/// (A dying program closes its descriptors, the pipe's end, a moment
+/// before it stops being anyone's parent.)
 const ASK_PARENT_EVERY: Duration = Duration::from_millis(50);
+const ASK_PARENT_FIRST: Duration = Duration::from_micros(50);
 
 /// Where descriptors are closed one number at a time, the most numbers:
 /// closing an unused one costs a system call, and the limit on open files
@@ -305,13 +309,15 @@ pub(crate) fn watch(program: i32, mut read: impl FnMut(&[u8])) -> Death {
     let mut chunk = [0u8; 4096];
     let mut pipe_open = true;
     let mut dead = !alive;
+    let mut ask_after = ASK_PARENT_FIRST;
     while pipe_open || !dead {
         let readable = match &exit {
             Some(exit) => exit.wait(None),
+            None if pipe_open => fd::poll_readable([PIPE_FD], None).map(|[readable]| readable),
             None => {
-                let pipe = if pipe_open { PIPE_FD } else { -1 };
-                let wait = (!pipe_open).then_some(ASK_PARENT_EVERY);
-                fd::poll_readable([pipe], wait).map(|[readable]| readable)
+                std::thread::sleep(ask_after);
+                ask_after = (ask_after * 2).min(ASK_PARENT_EVERY);
+                Ok(false)
             }
         };
         let Ok(readable) = readable else {
