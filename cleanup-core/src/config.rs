@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use libc::c_int;
+use crate::signal::{SIGHUP, SIGINT, SIGTERM};
 
 /// The environment variable that overrides the `timeout` option at run time,
 /// so operators can fit the deadline under an orchestrator's grace period:
@@ -34,7 +34,7 @@ pub const TIMEOUT_ENV: &str = "CLEANUP_TIMEOUT";
 pub const DRAIN_DELAY_ENV: &str = "CLEANUP_DRAIN_DELAY";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-const DEFAULT_SIGNALS: &[c_int] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+const DEFAULT_SIGNALS: &[i32] = &[SIGTERM, SIGINT, SIGHUP];
 
 /// How the process reports a signal-triggered shutdown to its parent.
 #[doc(hidden)]
@@ -59,7 +59,7 @@ pub struct Config {
     /// How long the program keeps serving after the first signal before it
     /// sees the shutdown (Kubernetes: while the endpoints catch up).
     pub(crate) drain_delay: Duration,
-    pub(crate) signals: &'static [c_int],
+    pub(crate) signals: &'static [i32],
     pub(crate) exit: Exit,
     pub(crate) quiet: bool,
     /// Whether a guardian process does the durable cleanups if the program
@@ -90,7 +90,7 @@ impl Config {
         self
     }
 
-    pub const fn signals(mut self, signals: &'static [c_int]) -> Self {
+    pub const fn signals(mut self, signals: &'static [i32]) -> Self {
         self.signals = signals;
         self
     }

@@ -58,8 +58,10 @@ pub(crate) fn first_signal_at() -> Option<Instant> {
 /// The safety margin at the default 10 s timeout; a twentieth of shorter
 /// ones (100 ms at 2 s).
 const MAX_MARGIN: Duration = Duration::from_millis(500);
-/// What each cleanup still to run keeps back from the one running now.
-const RESERVE_EACH: Duration = Duration::from_millis(25);
+/// What each cleanup still to run keeps back from the one running now
+/// (and from the late cleanups the drain starts before it, see
+/// `shutdown::batch`).
+pub(crate) const RESERVE_EACH: Duration = Duration::from_millis(25);
 /// The least share a cleanup gets while that much is left: less would
 /// abandon even a quick one that the scheduler paused a moment.
 const MIN_SHARE: Duration = Duration::from_millis(5);

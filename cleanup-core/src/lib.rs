@@ -96,6 +96,8 @@ not_under_loom! {
         pub use crate::async_main::{run_async, Flavor};
         pub use crate::config::{Config, Exit};
         pub use crate::run::run;
-        pub use libc::{SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+        pub use crate::signal::{
+            SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+        };
     }
 }

@@ -43,7 +43,7 @@ use crate::log::{self, Count, Fields, Left, Level, Secs, SignalName};
 use crate::registry::{self, Claimed, Found, Kind, Name, State, Ticket};
 use crate::state::{self, ExitReason};
 use crate::sync::lock;
-use batch::{armed, Batch, Next, Pace};
+use batch::{armed, Batch, Next};
 
 /// How often the runtime thread says what it is still waiting for.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -110,11 +110,6 @@ struct Machine {
     panicked: usize,
     /// Late cleanups left unrun for lack of time (see `late_cut`).
     not_started: usize,
-    /// How long the cleanups run so far took: what those still waiting
-    /// are expected to need.
-    pace: Pace,
-    /// When the executor claimed the cleanup it ran last.
-    last_claim: Option<Instant>,
 }
 
 /// What the executor is doing: running a cleanup it claimed, or waiting for
@@ -194,8 +189,6 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     hung: 0,
     panicked: 0,
     not_started: 0,
-    pace: Pace::NEW,
-    last_claim: None,
 });
 /// Wakes the runtime thread when the phase changes.
 static WATCH: Condvar = Condvar::new();
@@ -635,12 +628,6 @@ fn next_step(machine: &mut Machine) -> Step {
                 continue; // its handle took it first
             };
             let now = Instant::now();
-            // The one before it ran from its claim to this one's (the
-            // executor's own steps included: an estimate, without a clock
-            // read of its own).
-            if let Some(previous) = machine.last_claim.replace(now) {
-                machine.pace.add(now - previous);
-            }
             let after = machine.batch.waiting() + machine.after_batch;
             let until = machine
                 .budget
@@ -706,8 +693,7 @@ fn next_step(machine: &mut Machine) -> Step {
 /// The next cleanup of the batch; once the late ones are cut, says so.
 fn take_next(machine: &mut Machine) -> Option<Found> {
     loop {
-        let pace = machine.pace;
-        match machine.batch.next(Instant::now, pace) {
+        match machine.batch.next(Instant::now) {
             Next::Run(found) => return Some(found),
             Next::Empty => return None,
             Next::CutLate(count) => {

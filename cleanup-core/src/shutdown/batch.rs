@@ -4,19 +4,21 @@
 //! thread still running, or from inside a cleanup) are newer than every
 //! other of their thread, so they come first. A thread that keeps
 //! registering can leave a great many of them, so they sit in a heap, which
-//! orders only as many as the time lets run; and they may start only until
-//! `late_until`, after which what is left of the time is for the cleanups
-//! that existed before the shutdown, which always run. What is kept back
-//! for those is what they need to start at the pace the drain has kept so
-//! far (a few times the mean, between 50 µs and 2 ms each: one that then
-//! hangs is abandoned at its share as any other), so late ones are left
-//! unrun only when they would not all fit.
+//! orders only as many as the time lets run; and they may start only while
+//! what is left still keeps, for each cleanup that existed before the
+//! shutdown and waits behind them, the reserve a cleanup's share keeps for
+//! it (`deadline::RESERVE_EACH`, at most half of what was left when the
+//! batch was made): those always run, and a late one never eats the time
+//! a slow early one behind it was promised. (A first version kept only
+//! what the early ones had taken on average, a few milliseconds each: a
+//! slow one behind a flood of late ones then ran out of time, and the
+//! quick ones after it never started.)
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
-use crate::deadline::Budget;
+use crate::deadline::{Budget, RESERVE_EACH};
 use crate::registry::{self, Found, Kind, State};
 
 /// The armed cleanups of one kind a scan found, made before the shutdown
@@ -109,13 +111,12 @@ impl Batch {
     }
 
     /// The next to run, newest first. A late one only while what is left
-    /// still covers the earlier ones waiting, at the drain's `pace`.
-    pub(super) fn next(&mut self, now: impl FnOnce() -> Instant, pace: Pace) -> Next {
+    /// still keeps the earlier ones' reserves.
+    pub(super) fn next(&mut self, now: impl FnOnce() -> Instant) -> Next {
         let waiting = self.early.len() + self.early_after;
         let keep_within = self.keep_within.filter(|_| waiting > 0 && !self.late.is_empty());
         if let Some((end, most)) = keep_within {
-            let keep = pace
-                .expected()
+            let keep = RESERVE_EACH
                 .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
                 .min(most);
             if now() + keep >= end {
@@ -172,54 +173,5 @@ impl PartialOrd for Newest {
 impl Ord for Newest {
     fn cmp(&self, other: &Self) -> Ordering {
         registry::creation_order(&self.0).cmp(&registry::creation_order(&other.0))
-    }
-}
-
-/// The mean time of the cleanups the drain has run.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Pace {
-    total: Duration,
-    count: u32,
-}
-
-impl Pace {
-    pub(super) const NEW: Pace = Pace {
-        total: Duration::ZERO,
-        count: 0,
-    };
-    /// Kept for each cleanup before any has run, and the most kept.
-    const MOST: Duration = Duration::from_millis(2);
-    const LEAST: Duration = Duration::from_micros(50);
-
-    pub(super) fn add(&mut self, took: Duration) {
-        self.total = self.total.saturating_add(took);
-        self.count = self.count.saturating_add(1);
-    }
-
-    /// What one more cleanup is expected to need: four times the mean so
-    /// far, within [`Pace::LEAST`] and [`Pace::MOST`].
-    fn expected(self) -> Duration {
-        match self.count {
-            0 => Self::MOST,
-            count => (self.total / count * 4).clamp(Self::LEAST, Self::MOST),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pace_keeps_a_few_times_the_mean_within_bounds() {
-        let mut pace = Pace::NEW;
-        assert_eq!(pace.expected(), Pace::MOST);
-        pace.add(Duration::from_micros(2));
-        pace.add(Duration::from_micros(4));
-        assert_eq!(pace.expected(), Pace::LEAST);
-        pace.add(Duration::from_micros(300));
-        assert_eq!(pace.expected(), Duration::from_micros(408));
-        pace.add(Duration::from_secs(1));
-        assert_eq!(pace.expected(), Pace::MOST);
     }
 }
