@@ -17,7 +17,7 @@
 //! | | `sync` | locks that survive a panicking holder |
 //! | process state, clock, configuration | `log` | the lines (stderr, or `tracing`/`log` events) |
 //! | | `notify` | systemd's notify protocol |
-//! | | `park` | where threads and tasks sleep until the shutdown (a futex the handler wakes, on Linux) |
+//! | | `park` | where threads and tasks sleep until the shutdown (a futex or a self-pipe the handler wakes) |
 //! | | `runtime` | whether a runtime thread watches, the door to start one, what each module forgets after a `fork` |
 //! | | `state` | is the process ending, and why? ([`checkpoint`], [`reason`], [`shield`]) |
 //! | | `token` | how do threads and tasks wait for it? ([`ShutdownToken`]) |

@@ -2,11 +2,10 @@
 //! [`ShutdownToken::wait`](crate::ShutdownToken::wait), the wakers of
 //! [`Cancelled`](crate::Cancelled)).
 //!
-//! On Linux they sleep on a futex that the signal handler itself wakes
-//! (`sys::park`): a program waiting in `sleep` or `wait` learns of SIGTERM
-//! without any thread hand-off, which is what keeps kill-to-exit close to
-//! the kernel's default action. Elsewhere they sleep on a condition
-//! variable, which the runtime thread notifies.
+//! They sleep where the signal handler itself wakes them (`sys::park`: a
+//! futex on Linux, a self-pipe elsewhere): a program waiting in `sleep` or
+//! `wait` learns of SIGTERM without any thread hand-off, which is what
+//! keeps kill-to-exit close to the kernel's default action.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -42,8 +41,8 @@ pub(crate) fn wake_all() {
 }
 
 /// Wakes every sleeper from a signal handler where the platform allows it
-/// (a futex); elsewhere the runtime thread does it when it starts the
-/// shutdown.
+/// (both backends do); elsewhere the runtime thread does it when it starts
+/// the shutdown.
 pub(crate) fn wake_from_handler() {
     if crate::sys::park::WAKES_FROM_HANDLER {
         wake_all();
