@@ -51,3 +51,9 @@ impl Timer {
         unsafe { libc::timer_settime(self.0, 0, &spec, std::ptr::null_mut()) };
     }
 }
+
+/// Whether a signal with `info` is the deadline timer firing (`SI_TIMER`),
+/// not one sent by someone. Async-signal-safe.
+pub(crate) fn fired(info: &libc::siginfo_t) -> bool {
+    info.si_code == libc::SI_TIMER
+}

@@ -27,3 +27,9 @@ impl Timer {
     /// Fires once after `after`; zero disarms. Async-signal-safe.
     pub(crate) fn arm(self, _after: Duration) {}
 }
+
+/// Whether a signal with `info` is this timer firing; never here.
+/// Async-signal-safe.
+pub(crate) fn fired(_info: &libc::siginfo_t) -> bool {
+    false
+}
