@@ -200,6 +200,26 @@ fn unique(test: &str) -> String {
     format!("cleanup-test-{}-{nanos:09}-{test}", std::process::id())
 }
 
+/// The variable under which a test that cannot use docker fails rather
+/// than skips (`.ci/run` sets it, and starts an engine first).
+const REQUIRE_DOCKER: &str = "CLEANUP_REQUIRE_DOCKER";
+
+/// A test that cannot run here: under [`REQUIRE_DOCKER`] a failure; else
+/// said on the terminal, past the test harness's capture (which would hide
+/// it behind an `ok`), with what to do.
+fn skip<T>(test: &str, why: &str) -> Option<T> {
+    if std::env::var_os(REQUIRE_DOCKER).is_some_and(|value| value == "1") {
+        panic!("{why} ({REQUIRE_DOCKER}=1: a docker test may not skip)");
+    }
+    let line = format!(
+        "\ntests/docker.rs: `{test}` SKIPPED, did not run: {why}; start a docker engine \
+         (`dockerd`), or see .ci/run\n"
+    );
+    // Not `eprintln!`: the harness captures that and prints it only on failure.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    None
+}
+
 /// An image of its own and a container to run it in, both removed when
 /// this is dropped (a failed test included).
 struct Container {
@@ -208,20 +228,17 @@ struct Container {
 }
 
 impl Container {
-    /// `None` (with the reason printed) where docker is unusable.
+    /// `None` (with the reason said) where docker is unusable; a failure
+    /// instead under `CLEANUP_REQUIRE_DOCKER=1`, which CI sets.
     fn new(test: &str) -> Option<Container> {
         let tar = match image_tar() {
             Ok(tar) => tar,
-            Err(why) => {
-                eprintln!("skipped: docker is unusable here: {why}");
-                return None;
-            }
+            Err(why) => return skip(test, &format!("docker is unusable here: {why}")),
         };
         let name = unique(test);
         let image = format!("{name}:test");
         if let Err(why) = docker_with_input(&["import", "-", &image], tar) {
-            eprintln!("skipped: docker cannot import an image here: {why}");
-            return None;
+            return skip(test, &format!("docker cannot import an image here: {why}"));
         }
         Some(Container { name, image })
     }
