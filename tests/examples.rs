@@ -223,7 +223,7 @@ fn server_of(pid: libc::pid_t) -> libc::pid_t {
 
 /// Whether `pid` is gone or a zombie.
 fn dead(pid: libc::pid_t) -> bool {
-    proc_stat(pid).map_or(true, |stat| stat.state == 'Z')
+    proc_stat(pid).is_none_or(|stat| stat.state == 'Z')
 }
 
 #[test]

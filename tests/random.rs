@@ -451,7 +451,7 @@ impl Life {
         let Some(drop) = self.drop else {
             return false;
         };
-        *thread == self.owner && *start > drop && self.dropped.map_or(true, |end| *start < end)
+        *thread == self.owner && *start > drop && self.dropped.is_none_or(|end| *start < end)
     }
 }
 
@@ -1074,7 +1074,7 @@ fn never_runs_twice(record: &Record, found: &mut Vec<Violation>) {
             ));
         }
         if let (Some(end), start) = (life.end(), life.start()) {
-            if start.map_or(true, |start| end < start) {
+            if start.is_none_or(|start| end < start) {
                 found.push(Violation::new(
                     Kind::Harness,
                     format!("{tag} ended before it started: {}", record.at(end)),
@@ -1240,7 +1240,7 @@ fn left_running_is_named_as_hung(
     for ((finalizer, site), tags) in running {
         let named = abandoned
             .iter()
-            .filter(|a| a.finalizer == finalizer && site.map_or(true, |site| a.site == site))
+            .filter(|a| a.finalizer == finalizer && site.is_none_or(|site| a.site == site))
             .count();
         if named < tags.len() {
             let tags: Vec<String> = tags
@@ -1279,7 +1279,7 @@ fn abandoned_by(
 ) -> bool {
     // A cleanup whose `made` line never came (its call never returned: made
     // once the registry had closed, its thread parked) has no known site.
-    let site_fits = |a: &Abandoned| life.site.map_or(true, |site| a.site == site);
+    let site_fits = |a: &Abandoned| life.site.is_none_or(|site| a.site == site);
     let Some(start) = life.start().and_then(|start| record.time(start)) else {
         // Hand-written records: abandoned at all.
         return abandoned
@@ -1327,7 +1327,7 @@ fn fitting_cleanups_finish(
             .lives
             .values()
             .filter(|other| other.made.is_some() && other.disarm.is_none())
-            .filter(|other| other.start().map_or(true, |s| s > start))
+            .filter(|other| other.start().is_none_or(|s| s > start))
             .count() as u64;
         // Its share: what is left but 25 ms for each still to run; when so
         // little is left that those reserves do not fit, an equal slice.
@@ -1380,7 +1380,7 @@ fn no_finalizer_starts_while_a_guard_is_still_running(
             continue;
         };
         for &(guard, running, guard_start) in &guards {
-            let still = running.end().map_or(true, |end| end > start);
+            let still = running.end().is_none_or(|end| end > start);
             if guard_start > start || !still {
                 continue;
             }
@@ -1502,7 +1502,7 @@ fn newest_first(record: &Record, ran: &[(Tag, &Life)], kind: Kind, found: &mut V
                 ));
             }
         }
-        if new.made.is_some() && oldest.map_or(true, |(_, old)| new.made < old.made) {
+        if new.made.is_some() && oldest.is_none_or(|(_, old)| new.made < old.made) {
             oldest = Some(entry);
         }
     }
@@ -1529,7 +1529,7 @@ fn one_drainer_at_a_time(
     let mut running: Vec<(Tag, &Life)> = Vec::new();
     let mut reported = 0;
     for (tag, life, start) in drained {
-        running.retain(|(_, other)| other.end().map_or(true, |end| end > start));
+        running.retain(|(_, other)| other.end().is_none_or(|end| end > start));
         let time = record.time(start).unwrap_or(u64::MAX);
         for &(other_tag, other) in &running {
             // A thread may be held up between stamping a line and writing

@@ -64,7 +64,8 @@ where
     let (reason, code) = match outcome {
         Ok(Some(value)) => crate::run::settle_outcome(Ok(value)),
         Ok(None) => {
-            log::line(format_args!(
+            // A warning: this is what cuts requests still in flight.
+            log::warn(format_args!(
                 "main's future did not finish in time and was dropped"
             ));
             shutdown::set_body_late();

@@ -212,12 +212,6 @@ impl Fields {
     }
 }
 
-/// `shutdown: …` (an `INFO` event), unless `quiet`.
-#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-pub(crate) fn line(args: fmt::Arguments<'_>) {
-    event(Level::Info, Fields::new(), args);
-}
-
 /// A `WARN` event without fields: a `shutdown:` line on stderr.
 pub(crate) fn warn(args: fmt::Arguments<'_>) {
     event(Level::Warn, Fields::new(), args);

@@ -295,7 +295,7 @@ fn is_segment(ident: &Ident, previous: Option<&Ident>) -> bool {
     let name = ident.to_string();
     match name.as_str() {
         "crate" | "self" => previous.is_none(),
-        "super" => previous.map_or(true, |previous| previous == "super"),
+        "super" => previous.is_none_or(|previous| previous == "super"),
         name => !KEYWORDS.contains(&name),
     }
 }
