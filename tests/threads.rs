@@ -122,6 +122,33 @@ fn a_worker_that_ignores_the_token_is_named_and_left_behind_and_the_cleanups_sti
     }
 }
 
+/// `main` returns while a worker takes a second and a half: the progress
+/// line that comes meanwhile follows a line saying the shutdown began, and
+/// an end line closes it.
+#[test]
+fn a_shutdown_that_main_began_says_so_before_its_progress_lines() {
+    let ended = Spawn::fixture("threads")
+        .arg("slow-worker")
+        .start_ready()
+        .finish();
+    ended
+        .assert_code(0)
+        .assert_once_in_order(&["worker:slow:returned", "finalizer:a"])
+        .assert_stderr_contains("waiting for worker threads to finish");
+    let lines: Vec<&str> = ended.stderr.lines().collect();
+    let began = lines
+        .iter()
+        .position(|line| line.contains("shutdown: main returned, draining ("));
+    let waiting = lines
+        .iter()
+        .position(|line| line.contains("waiting for worker threads to finish"));
+    assert!(
+        began.is_some() && began < waiting,
+        "no start line before the progress line\n{ended}"
+    );
+    ended.assert_stderr_contains("shutdown: done in");
+}
+
 /// Runs of the `ignores` scenario, all at once: enough that a race between
 /// main's thread and the watchdog shows up nearly every time.
 const IGNORES_RUNS: usize = 12;

@@ -1020,6 +1020,7 @@ pub(crate) fn watch() -> ! {
             next_report = now + REPORT_EVERY;
             wake_at = wake_at.min(next_report);
             crate::notify::extend_timeout(extension(budget.left(now)));
+            announce_late(&mut machine);
             report(&machine, budget.left(now));
         }
         machine.watch_at = Some(wake_at);
@@ -1027,6 +1028,25 @@ pub(crate) fn watch() -> ! {
             .wait_timeout(machine, wake_at.saturating_duration_since(now))
             .unwrap_or_else(PoisonError::into_inner)
             .0;
+    }
+}
+
+/// A shutdown that began without a start line (`main` returned, an error,
+/// `exit`) and still waits a second later (a slow worker, a child, a
+/// cleanup) says it began before its first progress line, so the lines that
+/// follow read as a shutdown's; it then owes the end line too.
+fn announce_late(machine: &mut Machine) {
+    if machine.announced || !machine.installed {
+        return;
+    }
+    machine.announced = true;
+    if let Some(reason) = state::reason() {
+        let timeout = machine.config.timeout;
+        log::event(
+            Level::Info,
+            Fields::new().timeout(timeout),
+            format_args!("{reason}, draining ({})", Secs(timeout)),
+        );
     }
 }
 
