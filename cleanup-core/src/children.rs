@@ -110,6 +110,10 @@ impl Tracked {
 /// program. Its methods are those of [`std::process::Child`] that are safe to
 /// mix with the shutdown's own waiting and signalling.
 ///
+/// Dropping it neither kills nor waits for the child (as with std's): the
+/// child stays tracked, so a shutdown still forwards it the signal, waits
+/// for it within the budget, and kills and reaps it if it outstays.
+///
 /// ```
 /// use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 /// use std::process::Command;
@@ -118,8 +122,8 @@ impl Tracked {
 /// server.arg("10").process_group(0); // its own group: a stop reaches it from us only
 /// let mut child = cleanup::spawn(&mut server)?;
 /// // A shutdown would forward its signal; here the program stops it itself.
-/// child.signal(libc::SIGTERM)?;
-/// assert_eq!(child.wait()?.signal(), Some(libc::SIGTERM));
+/// child.signal(cleanup::signal::SIGTERM)?;
+/// assert_eq!(child.wait()?.signal(), Some(cleanup::signal::SIGTERM));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Child {
@@ -325,9 +329,9 @@ impl Child {
     /// use std::process::Command;
     ///
     /// let mut child = cleanup::spawn(Command::new("sleep").arg("10"))?;
-    /// child.signal(libc::SIGTERM)?;
-    /// assert_eq!(child.wait()?.signal(), Some(libc::SIGTERM));
-    /// child.signal(libc::SIGTERM)?; // reaped: nothing to do
+    /// child.signal(cleanup::signal::SIGTERM)?;
+    /// assert_eq!(child.wait()?.signal(), Some(cleanup::signal::SIGTERM));
+    /// child.signal(cleanup::signal::SIGTERM)?; // reaped: nothing to do
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn signal(&self, sig: i32) -> io::Result<()> {
@@ -342,7 +346,7 @@ impl Child {
     ///
     /// let mut child = cleanup::spawn(Command::new("sleep").arg("10"))?;
     /// child.kill()?;
-    /// assert_eq!(child.wait()?.signal(), Some(libc::SIGKILL));
+    /// assert_eq!(child.wait()?.signal(), Some(cleanup::signal::SIGKILL));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn kill(&mut self) -> io::Result<()> {

@@ -36,7 +36,7 @@ thread_local! {
 /// ```
 /// use cleanup::ExitReason;
 ///
-/// let reason = ExitReason::Signal(libc::SIGTERM);
+/// let reason = ExitReason::Signal(cleanup::signal::SIGTERM);
 /// assert_eq!(reason.to_string(), "SIGTERM received");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,7 +47,7 @@ pub enum ExitReason {
     Error,
     /// `main` panicked, or any thread panicked with `panic = "abort"`.
     Panic,
-    /// A handled signal, by number (`libc::SIGTERM`, …).
+    /// A handled signal, by number (`cleanup::signal::SIGTERM`, …).
     Signal(i32),
     /// [`request_shutdown`](crate::request_shutdown) was called.
     Requested,

@@ -71,6 +71,10 @@ impl Drop for Returned {
 /// cannot be created, as [`std::thread::spawn`] does; [`Builder::spawn`]
 /// returns the error instead, and names the thread.
 ///
+/// The program need not join it: dropping the [`JoinHandle`] detaches it as
+/// std's does, and the shutdown still waits for it (and names it if it does
+/// not return in time). Join it to get its value.
+///
 /// ```
 /// use std::time::Duration;
 ///

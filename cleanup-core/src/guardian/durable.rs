@@ -18,7 +18,8 @@ use crate::registry::Finalizer;
 /// A relative path is taken from the working directory at the time of the
 /// call. A symbolic link is removed, never followed: nothing outside the tree
 /// is touched (as [`std::fs::remove_dir_all`]). A path that is already gone is
-/// not an error. It is an ordinary [`Finalizer`]: it runs once, with the
+/// not an error, and one that does not exist yet may be registered (register
+/// first, then create: nothing is left behind if the process dies between). It is an ordinary [`Finalizer`]: it runs once, with the
 /// other finalizers, newest first, and [`Finalizer::cancel`] cancels it
 /// (in the guardian too, once `cancel` returns).
 ///
