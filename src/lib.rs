@@ -222,7 +222,7 @@
 //!
 //!     // SIGTERM, as `docker stop` or Kubernetes sends it.
 //!     // SAFETY: kill(2) on our own child, not waited for yet.
-//!     assert_eq!(unsafe { libc::kill(child.id() as i32, cleanup::signal::SIGTERM) }, 0);
+//!     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
 //!
 //!     // A watchdog: a program that does not end in time fails the test.
 //!     let started = Instant::now();
@@ -246,7 +246,7 @@
 //!         .iter()
 //!         .position(|line| line == "finalizer: log flushed");
 //!     assert!(guard.is_some() && guard < finalizer, "{printed:?}");
-//!     assert_eq!(status.signal(), Some(cleanup::signal::SIGTERM));
+//!     assert_eq!(status.signal(), Some(libc::SIGTERM));
 //! }
 //! ```
 //!
