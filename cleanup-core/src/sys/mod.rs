@@ -29,7 +29,3 @@ use unix as backend;
 pub(crate) use backend::{
     barrier, bell, clock, exit, fd, guardian, hooks, notify, park, process, signals, stack, timer,
 };
-
-/// Which backend this build runs, for the docs and the tests' messages.
-#[allow(dead_code)]
-pub(crate) const BACKEND: &str = backend::NAME;

@@ -8,6 +8,3 @@ pub(crate) mod process;
 pub(crate) mod timer;
 
 pub(crate) use super::unix::{bell, clock, fd, hooks, notify, signals, stack};
-
-#[allow(dead_code)]
-pub(crate) const NAME: &str = "linux";

@@ -20,6 +20,3 @@ pub(crate) mod process;
 pub(crate) mod signals;
 pub(crate) mod stack;
 pub(crate) mod timer;
-
-#[allow(dead_code)]
-pub(crate) const NAME: &str = "unix";

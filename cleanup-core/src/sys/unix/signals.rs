@@ -115,18 +115,6 @@ pub(crate) fn raise_default(sig: i32) {
     }
 }
 
-/// Whether `sig` is set to be ignored in this process (`SIG_IGN`).
-#[allow(dead_code)]
-pub(crate) fn is_ignored(sig: i32) -> bool {
-    // SAFETY: sigaction(2) reading the current action into a zeroed one on
-    // this stack, changing nothing.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(sig, std::ptr::null(), &mut action) == 0
-            && action.sa_sigaction == libc::SIG_IGN
-    }
-}
-
 /// With a controlling terminal, whether this process's group is its
 /// foreground group; `None` without one. Asked through `/dev/tty`, so
 /// redirected stdio changes nothing. Async-signal-safe: open(2),
