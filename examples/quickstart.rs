@@ -23,7 +23,7 @@ impl Drop for Connection {
 #[cleanup::graceful_main(timeout = "5s")]
 fn main() -> Result<(), cleanup::Shutdown> {
     // Finalizers run last, newest first, however the process ends.
-    let _ = cleanup::on_exit(|| println!("finalizer: log flushed"));
+    cleanup::on_exit(|| println!("finalizer: log flushed"));
     // A guard runs when it drops, or from the runtime if `main` were stuck.
     let _lock = cleanup::guard(|| println!("guard: work queue lock released"));
     let _connection = Connection;

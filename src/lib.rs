@@ -16,7 +16,7 @@
 //! #[cleanup::graceful_main(timeout = "5s")]
 //! fn main() -> Result<(), cleanup::Shutdown> {
 //!     let _pidfile = cleanup::guard(|| println!("pid file removed"));
-//!     let _ = cleanup::on_exit(|| println!("log flushed"));
+//!     cleanup::on_exit(|| println!("log flushed"));
 //!     loop {
 //!         // Err(Shutdown) once SIGTERM or Ctrl-C arrives: `?` returns from
 //!         // main, the stack unwinds, the guard and finalizer run, and the
@@ -314,8 +314,8 @@
 //! fn main() -> std::io::Result<()> {
 //!     let dir = std::env::temp_dir().join(format!("work-{}", std::process::id()));
 //!     std::fs::create_dir_all(&dir)?;
-//!     let _ = cleanup::remove_on_exit(&dir);
-//!     let _ = cleanup::run_on_exit(Command::new("logger").arg("work finished"));
+//!     cleanup::remove_on_exit(&dir);
+//!     cleanup::run_on_exit(Command::new("logger").arg("work finished"));
 //!     loop {
 //!         // `kill -9` this process: the guardian removes the directory and
 //!         // runs the command.

@@ -16,7 +16,7 @@ use crate::state::ExitReason;
 /// run after every guard, newest first.
 ///
 /// ```
-/// let _ = cleanup::on_exit(|| eprintln!("bye"));
+/// cleanup::on_exit(|| eprintln!("bye"));
 /// ```
 #[track_caller]
 pub fn on_exit<F>(f: F) -> Finalizer

@@ -308,13 +308,17 @@ pub fn sleep(duration: Duration) -> Result<(), Shutdown> {
 /// assert!(build(&mut finished).is_err());
 /// assert_eq!(finished, [0]); // the step under way finished; no other started
 /// ```
-#[must_use = "the critical section ends when the shield is dropped"]
+#[must_use = "the critical section ends when the shield is dropped: bind it to a name, `let _shield = shield()`; `let _ = shield()` ends it at once"]
 pub struct Shield {
     // Counted per thread, so the shield must stay on the thread that made it.
     _not_send: PhantomData<*const ()>,
 }
 
 /// Starts a critical section on this thread; it ends when the [`Shield`] drops.
+///
+/// Bind it to a name (`let _shield = cleanup::shield();`): `let _ =
+/// cleanup::shield();` drops it at once and shields nothing
+/// (`#[graceful_main]` refuses it in `main`).
 ///
 /// ```
 /// let shield = cleanup::shield();

@@ -7,6 +7,7 @@ use crate::args::{self, Args, Flavor};
 use crate::check::{self, Problem};
 use crate::errors::Errors;
 use crate::item::{self, ItemFn, ReturnType};
+use crate::lints;
 
 /// `#[graceful_main(args)] item` → the rewritten `main`.
 ///
@@ -34,6 +35,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     errors.push(error);
                 }
                 if let Err(error) = check::options(&args, &function) {
+                    errors.push(error);
+                }
+                if let Err(error) = lints::dropped_at_once(&function, args.krate.as_ref()) {
                     errors.push(error);
                 }
                 graceful_main(&args, function)
@@ -73,6 +77,7 @@ fn graceful_main(args: &Args, mut function: ItemFn) -> TokenStream {
         body,
         ..
     } = function;
+    let warning = lints::missing_feature(output.as_ref());
     let private = private(args);
     let config = config(args, &private);
     let run = if is_async {
@@ -84,6 +89,7 @@ fn graceful_main(args: &Args, mut function: ItemFn) -> TokenStream {
         #(#attrs)*
         #vis #fn_token #ident #inputs #output {
             #(#inner_attrs)*
+            #warning
             #run
         }
     }

@@ -15,6 +15,7 @@ mod check;
 mod errors;
 mod expand;
 mod item;
+mod lints;
 mod signals;
 
 use proc_macro::TokenStream;

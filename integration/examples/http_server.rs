@@ -54,7 +54,7 @@ async fn main() -> std::io::Result<()> {
         None => 3000,
     };
     let stats = Arc::new(Stats::default());
-    let _ = cleanup::on_exit({
+    cleanup::on_exit({
         let stats = Arc::clone(&stats);
         move || {
             println!(

@@ -7,7 +7,7 @@
 //! `tests/ui/*.rs` hold in every build, and `pass/` must compile and run in
 //! every build; `no-tokio/` only without the `tokio` feature, `tokio/` only
 //! with it, where `tokio/pass/` are the `async fn main` forms that must
-//! compile and run.
+//! compile and run; `no-anyhow/` only without `anyhow` and `eyre`.
 
 #[test]
 fn ui() {
@@ -16,6 +16,8 @@ fn ui() {
     t.pass("tests/ui/pass/*.rs");
     #[cfg(not(feature = "tokio"))]
     t.compile_fail("tests/ui/no-tokio/*.rs");
+    #[cfg(not(any(feature = "anyhow", feature = "eyre")))]
+    t.compile_fail("tests/ui/no-anyhow/*.rs");
     #[cfg(feature = "tokio")]
     {
         t.compile_fail("tests/ui/tokio/*.rs");

@@ -282,12 +282,17 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 ///
 /// What a guard does not cover: SIGKILL, an OOM kill, power loss; and a
 /// second Ctrl-C, which asks for an exit without cleanup.
-#[must_use = "the guard runs its closure when dropped; `let _ = guard(..)` runs it at once"]
+#[must_use = "the guard runs its closure when dropped: bind it to a name, `let _guard = guard(..)`; `let _ = guard(..)` runs it at once"]
 pub struct Guard {
     ticket: Ticket,
 }
 
 /// Makes a [`Guard`] that runs `f` when dropped.
+///
+/// Bind it to a name that lives as long as the work it covers (`let
+/// _unlock = …`). `_` is not a name: `let _ = cleanup::guard(f)` drops the
+/// guard at once and runs `f` there (`#[graceful_main]` refuses it in
+/// `main`).
 ///
 /// ```
 /// let lock = std::env::temp_dir().join(format!("guard-doc-{}.lock", std::process::id()));
@@ -488,7 +493,6 @@ impl fmt::Debug for Guard {
 /// # std::fs::remove_file(&done)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[must_use = "dropping the handle keeps the finalizer; bind it to `_` if you never cancel"]
 pub struct Finalizer {
     ticket: Ticket,
     /// The guardian's id of a durable one (`remove_on_exit`, `run_on_exit`);

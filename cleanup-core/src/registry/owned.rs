@@ -32,7 +32,7 @@ use crate::sync::lock;
 /// }
 /// drop(pending); // prints "flushing 1 lines"
 /// ```
-#[must_use = "the guard hands its value to the closure when dropped; `let _ = owned_guard(..)` does it at once"]
+#[must_use = "the guard hands its value to the closure when dropped: bind it to a name, `let pending = owned_guard(..)`; `let _ = owned_guard(..)` does it at once"]
 pub struct OwnedGuard<T> {
     guard: Guard,
     value: Arc<Mutex<Option<T>>>,
