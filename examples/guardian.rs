@@ -44,6 +44,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
+#[cfg(unix)]
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -79,14 +80,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _work_dir = cleanup::remove_on_exit(&work_dir);
     fs::write(work_dir.join("partial.dat"), b"half-written state")?;
 
-    let server = cleanup::spawn(
-        Command::new("sh")
-            .arg("-c")
-            .arg(SERVER)
-            .arg(&work_dir)
-            .stdin(Stdio::null())
-            .process_group(0),
-    )?;
+    let mut server = Command::new("sh");
+    server
+        .arg("-c")
+        .arg(SERVER)
+        .arg(&work_dir)
+        .stdin(Stdio::null());
+    // (The guardian, and this example, are Unix's: on Windows the program
+    // says so at start and runs on without one.)
+    #[cfg(unix)]
+    server.process_group(0);
+    let server = cleanup::spawn(&mut server)?;
 
     println!(
         "ready: pid {pid}, pid file {}, temporary directory {}, server {} (its own process group)",

@@ -27,6 +27,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+#[cfg(unix)]
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
 use std::thread::{self, JoinHandle};
@@ -102,15 +103,17 @@ fn supervise(port: Option<u16>, steps: u64, step_time: Duration) -> io::Result<(
     command
         .arg("--serve")
         .arg(port.to_string())
-        .stdin(Stdio::null())
-        // The child's own process group. A terminal's Ctrl-C goes to the
-        // whole foreground process group; in its own group the child hears
-        // of a stop only from the supervisor's runtime, which forwards it:
-        // one signal from one place, whether the stop comes from a terminal,
-        // `kill` or `docker stop`, and the whole group of the child gets it.
-        // (The child still writes to the terminal: only reading from it is
-        // barred to a background group, and its stdin is /dev/null.)
-        .process_group(0);
+        .stdin(Stdio::null());
+    // The child's own process group. A terminal's Ctrl-C goes to the whole
+    // foreground process group; in its own group the child hears of a stop
+    // only from the supervisor's runtime, which forwards it: one signal
+    // from one place, whether the stop comes from a terminal, `kill` or
+    // `docker stop`, and the whole group of the child gets it. (The child
+    // still writes to the terminal: only reading from it is barred to a
+    // background group, and its stdin is /dev/null.) Unix only: on Windows
+    // the child shares the console, and its job object ends it with us.
+    #[cfg(unix)]
+    command.process_group(0);
     // Tracked: on shutdown the runtime forwards the signal to it, waits for
     // it within the budget, then SIGKILLs and reaps whatever is left.
     let mut server = cleanup::spawn(&mut command)?;

@@ -157,6 +157,7 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     // this child as untracked (it would reap it and lose its status).
     let mut children = lock(&CHILDREN);
     let mut child = spawner::spawn(command)?;
+    sys::process::adopt(&child);
     let pid = i32::try_from(child.id()).map_err(io::Error::other)?;
     // Our own child, not yet reaped.
     let pgid = sys::process::group_of(pid);

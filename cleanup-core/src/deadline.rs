@@ -27,6 +27,14 @@ pub(crate) fn set_timeout(timeout: Duration) {
     TIMEOUT_MS.store(ms, Ordering::SeqCst);
 }
 
+/// Lowers the timeout to `limit` if it is longer: the system ends the
+/// process that long after the event that starts the shutdown (a
+/// console's close on Windows). Called by the handler before its claim.
+pub(crate) fn clamp_timeout(limit: Duration) {
+    let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    TIMEOUT_MS.fetch_min(ms, Ordering::SeqCst);
+}
+
 /// The configured timeout (the orchestrator's grace period).
 /// Async-signal-safe.
 pub(crate) fn timeout() -> Duration {

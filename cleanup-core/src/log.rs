@@ -576,7 +576,7 @@ pub(crate) struct SignalName(pub(crate) i32);
 
 impl fmt::Display for SignalName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match signal_hook::low_level::signal_name(self.0) {
+        match crate::signal::name(self.0) {
             Some(name) => f.write_str(name),
             None => write!(f, "signal {}", self.0),
         }

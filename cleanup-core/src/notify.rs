@@ -43,27 +43,24 @@
 //! "yes" without progress in the window, and always "yes" with progress in
 //! the window shortened by the time between two looks.
 //!
-//! # Why the transport is written here
+//! # Why it is written here
 //!
-//! The message vocabulary is `sd-notify`'s [`NotifyState`]. Its `notify`
-//! cannot be used to send: it reads `NOTIFY_SOCKET` again on every call (so a
-//! library that unsets it later would silence us, and tests could not aim it
-//! at a socket of their own), it connects to the value as a path (`@name`, an
-//! abstract socket, is taken for a file named `@name`), and its socket
-//! blocks while the manager's queue is full. The datagram itself is a few
-//! lines over `UnixDatagram`.
+//! Not `sd-notify`: its `notify` reads `NOTIFY_SOCKET` again on every call
+//! (so a library that unsets it later would silence us, and tests could not
+//! aim it at a socket of their own), it connects to the value as a path
+//! (`@name`, an abstract socket, is taken for a file named `@name`), its
+//! socket blocks while the manager's queue is full, and it builds only on
+//! Unix. The vocabulary is five assignments, [`State`], spelled as its
+//! `NotifyState` spells them; the datagram, a few lines over `UnixDatagram`
+//! in `sys::notify` (on Windows, no address and nothing to send).
 
 use std::ffi::OsStr;
 use std::fmt::{self, Write as _};
-use std::io;
-use std::os::unix::ffi::OsStrExt as _;
-use std::os::unix::net::{SocketAddr, UnixDatagram};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use sd_notify::NotifyState;
+use crate::sys::notify::Addr;
 
 /// The longest a send waits for room in the manager's queue; then the message
 /// is dropped. systemd's queue is deep: this bounds a wedged manager, no more.
@@ -78,6 +75,28 @@ static NOTIFIER: OnceLock<Option<Notifier>> = OnceLock::new();
 /// Progress, as [`progress`] records it for the watchdog.
 static PROGRESS: Progress = Progress::new();
 
+/// One `KEY=value` assignment: the few this module sends.
+#[derive(Clone, Copy, Debug)]
+enum State<'a> {
+    Ready,
+    Stopping,
+    Status(&'a str),
+    ExtendTimeoutUsec(u32),
+    Watchdog,
+}
+
+impl fmt::Display for State<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Ready => f.write_str("READY=1"),
+            State::Stopping => f.write_str("STOPPING=1"),
+            State::Status(text) => write!(f, "STATUS={text}"),
+            State::ExtendTimeoutUsec(usec) => write!(f, "EXTEND_TIMEOUT_USEC={usec}"),
+            State::Watchdog => f.write_str("WATCHDOG=1"),
+        }
+    }
+}
+
 /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID`, and records our
 /// pid as the one allowed to send. Called when the runtime is installed,
 /// before the program forks; later calls do nothing. The environment is
@@ -88,7 +107,7 @@ pub(crate) fn init() {
 
 /// `READY=1` (see [`crate::ready`], which also makes `is_ready()` true).
 pub(crate) fn ready() {
-    send(NotifyState::Ready);
+    send(State::Ready);
 }
 
 /// `STOPPING=1` has been sent: once, at the signal, even when a drain delay
@@ -98,7 +117,7 @@ static STOPPING_SENT: AtomicBool = AtomicBool::new(false);
 /// `STOPPING=1`: the shutdown has begun.
 pub(crate) fn stopping() {
     if notifier().is_some() && !STOPPING_SENT.swap(true, Ordering::SeqCst) {
-        send(NotifyState::Stopping);
+        send(State::Stopping);
     }
 }
 
@@ -111,27 +130,28 @@ pub(crate) fn stopping_for(status: &str, extend: Option<Duration>) {
     };
     let mut states = Vec::with_capacity(3);
     if !STOPPING_SENT.swap(true, Ordering::SeqCst) {
-        states.push(NotifyState::Stopping);
+        states.push(State::Stopping);
     }
     if let Some(by) = extend {
-        states.push(NotifyState::ExtendTimeoutUsec(usec_u32(by)));
+        states.push(State::ExtendTimeoutUsec(usec_u32(by)));
     }
-    states.push(NotifyState::Status(status));
+    states.push(State::Status(status));
     notifier.send_all(&states);
 }
 
 /// `STATUS=<text>`: one line for `systemctl status`. A line break in `text`
 /// becomes a space, so the text cannot smuggle in another assignment.
 pub(crate) fn status(text: &str) {
-    send(NotifyState::Status(text));
+    send(State::Status(text));
 }
 
 /// `EXTEND_TIMEOUT_USEC=<µs>`: systemd waits `by` more before it SIGKILLs us,
 /// counted from now. To be re-sent before it lapses. Rounded up to the
-/// microsecond; capped at 71 minutes (`u32::MAX` µs, the most `sd-notify`
-/// carries), which a re-send makes up for.
+/// microsecond; capped at 71 minutes (`u32::MAX` µs, the most
+/// [`State::ExtendTimeoutUsec`] carries, as `sd-notify`'s did), which a
+/// re-send makes up for.
 pub(crate) fn extend_timeout(by: Duration) {
-    send(NotifyState::ExtendTimeoutUsec(usec_u32(by)));
+    send(State::ExtendTimeoutUsec(usec_u32(by)));
 }
 
 /// Whether `NOTIFY_SOCKET` is set: the program runs under systemd's notify
@@ -149,7 +169,7 @@ pub(crate) fn watchdog_interval() -> Option<Duration> {
 
 /// `WATCHDOG=1`, unconditionally. The rule for when is [`watchdog_tick`].
 pub(crate) fn watchdog() {
-    send(NotifyState::Watchdog);
+    send(State::Watchdog);
 }
 
 /// The watchdog's rule, to call every quarter of [`watchdog_interval`]:
@@ -187,7 +207,7 @@ pub(crate) fn made_progress_within(window: Duration) -> bool {
     }
 }
 
-fn send(state: NotifyState<'_>) {
+fn send(state: State<'_>) {
     if let Some(notifier) = notifier() {
         notifier.send(state);
     }
@@ -209,7 +229,7 @@ fn notifier() -> Option<&'static Notifier> {
 /// Where and from whom the messages go.
 #[derive(Debug)]
 struct Notifier {
-    addr: SocketAddr,
+    addr: Addr,
     /// The process allowed to send: the one that read the environment.
     pid: u32,
     watchdog: Option<Duration>,
@@ -235,13 +255,13 @@ impl Notifier {
         pid: u32,
     ) -> Option<Notifier> {
         Some(Notifier::new(
-            socket_addr(socket?)?,
+            crate::sys::notify::addr(socket?)?,
             pid,
             watchdog_from(watchdog_usec, watchdog_pid, pid),
         ))
     }
 
-    fn new(addr: SocketAddr, pid: u32, watchdog: Option<Duration>) -> Notifier {
+    fn new(addr: Addr, pid: u32, watchdog: Option<Duration>) -> Notifier {
         Notifier {
             addr,
             pid,
@@ -250,22 +270,22 @@ impl Notifier {
         }
     }
 
-    fn send(&self, state: NotifyState<'_>) {
+    fn send(&self, state: State<'_>) {
         self.send_from(std::process::id(), state);
     }
 
     /// Several assignments in one datagram, one a line (a `STATUS=` last:
     /// only its tail is cut if the whole is too long).
-    fn send_all(&self, states: &[NotifyState<'_>]) {
+    fn send_all(&self, states: &[State<'_>]) {
         self.send_all_from(std::process::id(), states);
     }
 
     /// Sends `state` if `pid`, the caller's, is the one recorded.
-    fn send_from(&self, pid: u32, state: NotifyState<'_>) {
+    fn send_from(&self, pid: u32, state: State<'_>) {
         self.send_all_from(pid, &[state]);
     }
 
-    fn send_all_from(&self, pid: u32, states: &[NotifyState<'_>]) {
+    fn send_all_from(&self, pid: u32, states: &[State<'_>]) {
         if pid != self.pid {
             return;
         }
@@ -276,17 +296,10 @@ impl Notifier {
             }
             let _ = write!(message, "{state}");
         }
-        // A manager that is gone or wedged loses the message, nothing more.
-        let _ = self.send_bytes(message.as_bytes());
-    }
-
-    /// One datagram from a fresh socket: nothing kept open for a fork to
-    /// inherit or a careless `close` to reuse.
-    fn send_bytes(&self, bytes: &[u8]) -> io::Result<()> {
-        let socket = UnixDatagram::unbound()?;
-        socket.set_write_timeout(Some(SEND_TIMEOUT))?;
-        socket.send_to_addr(bytes, &self.addr)?;
-        Ok(())
+        // One datagram from a fresh socket: nothing kept open for a fork to
+        // inherit or a careless `close` to reuse. A manager that is gone or
+        // wedged loses the message, nothing more.
+        let _ = crate::sys::notify::send(&self.addr, message.as_bytes(), SEND_TIMEOUT);
     }
 
     /// The coarse clock's reading now: milliseconds since the start, plus one
@@ -295,16 +308,6 @@ impl Notifier {
         u64::try_from(self.start.elapsed().as_millis())
             .unwrap_or(u64::MAX - 1)
             .saturating_add(1)
-    }
-}
-
-/// `NOTIFY_SOCKET` as an address: `/path`, or `@name` for an abstract socket.
-/// Anything else (empty, relative, `vsock:`…) is not one we can reach.
-fn socket_addr(raw: &OsStr) -> Option<SocketAddr> {
-    match raw.as_bytes().first()? {
-        b'/' => SocketAddr::from_pathname(Path::new(raw)).ok(),
-        b'@' => crate::sys::notify::abstract_addr(&raw.as_bytes()[1..]),
-        _ => None,
     }
 }
 
@@ -429,12 +432,14 @@ impl fmt::Write for Message {
     }
 }
 
-#[cfg(test)]
+// The manager is played by a `UnixDatagram`: Unix only.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
-    use std::os::unix::net::UnixDatagram;
-    use std::path::PathBuf;
+    use std::io;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    use std::path::{Path, PathBuf};
     use std::sync::atomic::AtomicUsize;
 
     /// A manager's socket: bound at a fresh path or abstract name, removed
@@ -455,7 +460,11 @@ mod tests {
         fn at_path() -> Manager {
             let path = std::env::temp_dir().join(format!("{}.sock", unique("unit")));
             let socket = UnixDatagram::bind(&path).expect("bind the manager's socket");
-            Manager::ready(socket, SocketAddr::from_pathname(&path).unwrap(), Some(path))
+            Manager::ready(
+                socket,
+                SocketAddr::from_pathname(&path).unwrap(),
+                Some(path),
+            )
         }
 
         /// `None` where the system has no abstract sockets (off Linux).
@@ -509,20 +518,20 @@ mod tests {
 
     fn assert_every_message(manager: &Manager) {
         let notifier = manager.notifier();
-        notifier.send(NotifyState::Ready);
+        notifier.send(State::Ready);
         assert_eq!(manager.recv(), "READY=1");
-        notifier.send(NotifyState::Stopping);
+        notifier.send(State::Stopping);
         assert_eq!(manager.recv(), "STOPPING=1");
-        notifier.send(NotifyState::Status("running guard `db` (main.rs:12), 4.5s left"));
+        notifier.send(State::Status("running guard `db` (main.rs:12), 4.5s left"));
         assert_eq!(
             manager.recv(),
             "STATUS=running guard `db` (main.rs:12), 4.5s left"
         );
-        notifier.send(NotifyState::ExtendTimeoutUsec(usec_u32(
-            Duration::from_millis(2500),
-        )));
+        notifier.send(State::ExtendTimeoutUsec(usec_u32(Duration::from_millis(
+            2500,
+        ))));
         assert_eq!(manager.recv(), "EXTEND_TIMEOUT_USEC=2500000");
-        notifier.send(NotifyState::Watchdog);
+        notifier.send(State::Watchdog);
         assert_eq!(manager.recv(), "WATCHDOG=1");
         manager.assert_nothing();
     }
@@ -561,7 +570,12 @@ mod tests {
 
     #[test]
     fn a_variable_naming_no_socket_we_can_reach_means_silence() {
-        for raw in ["", "relative/notify", "vsock:2:1234", &format!("/{}", "x".repeat(200))] {
+        for raw in [
+            "",
+            "relative/notify",
+            "vsock:2:1234",
+            &format!("/{}", "x".repeat(200)),
+        ] {
             assert!(
                 Notifier::parse(os(raw), os("1000000"), None, 7).is_none(),
                 "{raw:?}"
@@ -591,9 +605,9 @@ mod tests {
     fn nothing_is_sent_from_another_pid() {
         let manager = Manager::at_path();
         let notifier = manager.notifier();
-        notifier.send_from(notifier.pid.wrapping_add(1), NotifyState::Ready);
+        notifier.send_from(notifier.pid.wrapping_add(1), State::Ready);
         manager.assert_nothing();
-        notifier.send_from(notifier.pid, NotifyState::Ready);
+        notifier.send_from(notifier.pid, State::Ready);
         assert_eq!(manager.recv(), "READY=1");
     }
 
@@ -604,10 +618,10 @@ mod tests {
         // The child only calls `send` (getpid(2) and a comparison, as its
         // pid is not the one recorded): async-signal-safe.
         assert!(crate::sys::process::in_forked_child(|| {
-            notifier.send(NotifyState::Ready)
+            notifier.send(State::Ready)
         }));
         manager.assert_nothing();
-        notifier.send(NotifyState::Stopping);
+        notifier.send(State::Stopping);
         assert_eq!(manager.recv(), "STOPPING=1");
     }
 
@@ -620,7 +634,7 @@ mod tests {
             std::process::id(),
             None,
         );
-        notifier.send(NotifyState::Ready);
+        notifier.send(State::Ready);
         // Bound, then closed: the file stays, nobody listens.
         let path = std::env::temp_dir().join(format!("{}.sock", unique("closed")));
         drop(UnixDatagram::bind(&path).expect("bind"));
@@ -630,7 +644,7 @@ mod tests {
             std::process::id(),
             None,
         );
-        notifier.send(NotifyState::Stopping);
+        notifier.send(State::Stopping);
         let _ = std::fs::remove_file(path);
     }
 
@@ -641,7 +655,7 @@ mod tests {
         let sends = 15;
         let started = Instant::now();
         for _ in 0..sends {
-            notifier.send(NotifyState::Watchdog);
+            notifier.send(State::Watchdog);
         }
         // The queue (`net.unix.max_dgram_qlen`, 10 by default) fills; each
         // send after that waits `SEND_TIMEOUT` at most, then gives up.
@@ -653,10 +667,10 @@ mod tests {
     fn status_text_stays_one_assignment() {
         let manager = Manager::at_path();
         let notifier = manager.notifier();
-        notifier.send(NotifyState::Status("two\nlines\0and a NUL"));
+        notifier.send(State::Status("two\nlines\0and a NUL"));
         assert_eq!(manager.recv(), "STATUS=two lines and a NUL");
         let long = "é".repeat(MAX_MESSAGE);
-        notifier.send(NotifyState::Status(&long));
+        notifier.send(State::Status(&long));
         let got = manager.recv();
         assert!(got.len() <= MAX_MESSAGE && got.len() > MAX_MESSAGE - 4);
         assert!(got.starts_with("STATUS=éé"));
@@ -676,7 +690,11 @@ mod tests {
         progress.record();
         assert_eq!(progress.seen.load(Ordering::Relaxed), 0);
         assert!(!progress.within(1_000, u64::MAX));
-        assert_eq!(progress.epoch.load(Ordering::Relaxed), 0, "a look enabled it");
+        assert_eq!(
+            progress.epoch.load(Ordering::Relaxed),
+            0,
+            "a look enabled it"
+        );
     }
 
     #[test]

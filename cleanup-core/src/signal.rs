@@ -25,46 +25,48 @@
 //! assert_eq!(describe(Some(ExitReason::Signal(signal::SIGHUP))), "stopped by SIGHUP");
 //! ```
 
+use crate::sys::signals::numbers;
+
 /// Hang-up: the terminal went away; a default shutdown signal.
-pub const SIGHUP: i32 = libc::SIGHUP;
+pub const SIGHUP: i32 = numbers::SIGHUP;
 /// Interrupt: Ctrl-C at a terminal; a default shutdown signal.
-pub const SIGINT: i32 = libc::SIGINT;
+pub const SIGINT: i32 = numbers::SIGINT;
 /// Quit: Ctrl-\ at a terminal; keeps its default action (a core dump) unless
 /// named in `signals = "…"`.
-pub const SIGQUIT: i32 = libc::SIGQUIT;
+pub const SIGQUIT: i32 = numbers::SIGQUIT;
 /// Illegal instruction: a crash.
-pub const SIGILL: i32 = libc::SIGILL;
+pub const SIGILL: i32 = numbers::SIGILL;
 /// Abort: `std::process::abort`, a panic with `panic = "abort"`.
-pub const SIGABRT: i32 = libc::SIGABRT;
+pub const SIGABRT: i32 = numbers::SIGABRT;
 /// Bus error: a crash (say, a truncated memory-mapped file).
-pub const SIGBUS: i32 = libc::SIGBUS;
+pub const SIGBUS: i32 = numbers::SIGBUS;
 /// Arithmetic error: a crash.
-pub const SIGFPE: i32 = libc::SIGFPE;
+pub const SIGFPE: i32 = numbers::SIGFPE;
 /// Kill: cannot be caught; nothing runs (the guardian's case).
-pub const SIGKILL: i32 = libc::SIGKILL;
+pub const SIGKILL: i32 = numbers::SIGKILL;
 /// User-defined signal 1.
-pub const SIGUSR1: i32 = libc::SIGUSR1;
+pub const SIGUSR1: i32 = numbers::SIGUSR1;
 /// Segmentation fault: a crash.
-pub const SIGSEGV: i32 = libc::SIGSEGV;
+pub const SIGSEGV: i32 = numbers::SIGSEGV;
 /// User-defined signal 2.
-pub const SIGUSR2: i32 = libc::SIGUSR2;
+pub const SIGUSR2: i32 = numbers::SIGUSR2;
 /// Write to a pipe with no reader (Rust programs ignore it by default).
-pub const SIGPIPE: i32 = libc::SIGPIPE;
+pub const SIGPIPE: i32 = numbers::SIGPIPE;
 /// Alarm clock: a timer ran out.
-pub const SIGALRM: i32 = libc::SIGALRM;
+pub const SIGALRM: i32 = numbers::SIGALRM;
 /// Terminate: `kill`, `docker stop`, Kubernetes, systemd; a default shutdown
 /// signal.
-pub const SIGTERM: i32 = libc::SIGTERM;
+pub const SIGTERM: i32 = numbers::SIGTERM;
 /// A child stopped or ended.
-pub const SIGCHLD: i32 = libc::SIGCHLD;
+pub const SIGCHLD: i32 = numbers::SIGCHLD;
 /// Continue a stopped process.
-pub const SIGCONT: i32 = libc::SIGCONT;
+pub const SIGCONT: i32 = numbers::SIGCONT;
 /// Stop: cannot be caught.
-pub const SIGSTOP: i32 = libc::SIGSTOP;
+pub const SIGSTOP: i32 = numbers::SIGSTOP;
 /// Stop from a terminal: Ctrl-Z.
-pub const SIGTSTP: i32 = libc::SIGTSTP;
+pub const SIGTSTP: i32 = numbers::SIGTSTP;
 /// The terminal's window changed size.
-pub const SIGWINCH: i32 = libc::SIGWINCH;
+pub const SIGWINCH: i32 = numbers::SIGWINCH;
 
 /// The name of signal `sig` (`"SIGTERM"`), or `None` for a number that is
 /// no signal of this platform. For log lines and messages.
@@ -75,7 +77,7 @@ pub const SIGWINCH: i32 = libc::SIGWINCH;
 /// assert_eq!(cleanup::signal::name(-1), None);
 /// ```
 pub fn name(sig: i32) -> Option<&'static str> {
-    signal_hook::low_level::signal_name(sig)
+    crate::sys::signals::name(sig)
 }
 
 #[cfg(test)]

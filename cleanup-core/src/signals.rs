@@ -269,6 +269,11 @@ fn on_signal(sig: i32, origin: Origin) {
         }
         return;
     }
+    if let Origin::Closing(limit) = origin {
+        // The system ends the process `limit` after this event: the
+        // deadline, counted from now, keeps within it.
+        crate::deadline::clamp_timeout(limit);
+    }
     let sigints = if sig == crate::signal::SIGINT {
         SIGINTS.fetch_add(1, Ordering::SeqCst)
     } else {

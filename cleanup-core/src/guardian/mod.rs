@@ -37,7 +37,6 @@ mod serve;
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 pub use durable::{remove_on_exit, run_on_exit};
@@ -49,7 +48,7 @@ use crate::sys;
 /// returns. Elsewhere does nothing. Called first thing by `run`.
 pub(crate) fn serve_if_asked() {
     let mut args = std::env::args_os();
-    if args.next().as_deref().map(OsStrExt::as_bytes) != Some(GUARDIAN_ARG0.to_bytes()) {
+    if args.next().as_deref().map(crate::sys::os_str::bytes) != Some(GUARDIAN_ARG0.to_bytes()) {
         return;
     }
     let (Some(spec), None) = (args.next(), args.next()) else {

@@ -6,7 +6,6 @@
 //! parent module for how it lets go of it), prefixed `cleanup-guardian[pid]:`.
 
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt as _;
 use std::time::{Duration, Instant};
 
 use super::durable::{remove, run};
@@ -49,7 +48,7 @@ struct Guardian {
 }
 
 pub(super) fn serve(spec: &OsStr) -> ! {
-    let mut fields = spec.as_bytes().split(|&b| b == b',');
+    let mut fields = crate::sys::os_str::bytes(spec).split(|&b| b == b',');
     let mut number = || -> Option<u64> {
         std::str::from_utf8(fields.next()?).ok()?.parse().ok()
     };

@@ -7,7 +7,6 @@
 //! a record cut short by the program's death is ignored by the guardian.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::path::PathBuf;
 
 /// A durable cleanup to do if the program dies without doing it.
@@ -152,7 +151,7 @@ fn put_u32(out: &mut Vec<u8>, n: usize) {
 
 fn put_str(out: &mut Vec<u8>, text: &OsStr) {
     put_u32(out, text.len());
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(crate::sys::os_str::bytes(text));
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -183,7 +182,7 @@ impl Reader<'_> {
 
     fn string(&mut self) -> Option<OsString> {
         let len = self.u32()?;
-        Some(OsString::from_vec(self.take(len)?.to_vec()))
+        Some(crate::sys::os_str::from_bytes(self.take(len)?.to_vec()))
     }
 
     fn record(&mut self) -> Option<Record> {

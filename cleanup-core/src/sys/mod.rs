@@ -18,6 +18,9 @@
 #[cfg(unix)]
 mod unix;
 
+#[cfg(windows)]
+mod windows;
+
 #[cfg(all(target_os = "linux", not(cleanup_portable)))]
 mod linux;
 
@@ -25,7 +28,10 @@ mod linux;
 use linux as backend;
 #[cfg(all(unix, any(not(target_os = "linux"), cleanup_portable)))]
 use unix as backend;
+#[cfg(windows)]
+use windows as backend;
 
 pub(crate) use backend::{
-    barrier, bell, clock, exit, fd, guardian, hooks, notify, park, process, signals, stack, timer,
+    barrier, bell, clock, exit, fd, guardian, hooks, notify, os_str, park, process, signals, stack,
+    timer,
 };

@@ -7,4 +7,4 @@ pub(crate) mod park;
 pub(crate) mod process;
 pub(crate) mod timer;
 
-pub(crate) use super::unix::{bell, clock, fd, hooks, notify, signals, stack};
+pub(crate) use super::unix::{bell, clock, fd, hooks, notify, os_str, signals, stack};

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 pub(crate) use crate::sys::unix::process::{
-    ended_child, group_of, has_ended, kill, own_group, parent, reap, wait_ended, DeathSignal,
+    adopt, ended_child, group_of, has_ended, kill, own_group, parent, reap, wait_ended, DeathSignal,
     PID_NAMESPACES,
 };
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub(crate) mod fd;
 pub(crate) mod guardian;
 pub(crate) mod hooks;
 pub(crate) mod notify;
+pub(crate) mod os_str;
 pub(crate) mod park;
 pub(crate) mod process;
 pub(crate) mod signals;

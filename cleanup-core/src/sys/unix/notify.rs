@@ -1,10 +1,36 @@
-//! systemd's notify socket: a Linux service manager's, so off Linux there
-//! is none to reach and the protocol compiles to nothing.
+//! systemd's notify socket: the address `NOTIFY_SOCKET` names, and one
+//! datagram to it. A Linux service manager's, so off Linux there is none to
+//! reach and the protocol compiles to nothing.
 
-use std::os::unix::net::SocketAddr;
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::path::Path;
+use std::time::Duration;
 
 /// Whether a service manager may be listening (`NOTIFY_SOCKET`).
 pub(crate) const AVAILABLE: bool = cfg!(target_os = "linux");
+
+/// The address of a manager's socket.
+pub(crate) type Addr = SocketAddr;
+
+/// `NOTIFY_SOCKET` as an address: `/path` or `@abstract`; `None` for anything else (`vsock:`…).
+pub(crate) fn addr(raw: &OsStr) -> Option<Addr> {
+    match raw.as_bytes().first()? {
+        b'/' => SocketAddr::from_pathname(Path::new(raw)).ok(),
+        b'@' => abstract_addr(&raw.as_bytes()[1..]),
+        _ => None,
+    }
+}
+
+/// One datagram to `addr` from a fresh unbound socket, waiting at most `timeout` for room.
+pub(crate) fn send(addr: &Addr, bytes: &[u8], timeout: Duration) -> io::Result<()> {
+    let socket = UnixDatagram::unbound()?;
+    socket.set_write_timeout(Some(timeout))?;
+    socket.send_to_addr(bytes, addr)?;
+    Ok(())
+}
 
 /// The address of an abstract socket (`NOTIFY_SOCKET=@name`), where the
 /// system has them (Linux).

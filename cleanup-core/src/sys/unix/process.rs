@@ -60,6 +60,9 @@ pub(crate) fn die_with_parent(command: &mut Command) {
     let _ = command;
 }
 
+/// Nothing to do once the child exists: [`die_with_parent`] set it up.
+pub(crate) fn adopt(_child: &std::process::Child) {}
+
 /// This process's group.
 pub(crate) fn own_group() -> i32 {
     // SAFETY: getpgrp(2) has no arguments and cannot fail.

@@ -3,6 +3,19 @@
 
 use std::io;
 
+/// The signal numbers, this platform's.
+pub(crate) mod numbers {
+    pub(crate) use libc::{
+        SIGABRT, SIGALRM, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGHUP, SIGILL, SIGINT, SIGKILL,
+        SIGPIPE, SIGQUIT, SIGSEGV, SIGSTOP, SIGTERM, SIGTSTP, SIGUSR1, SIGUSR2, SIGWINCH,
+    };
+}
+
+/// The name of signal `sig` (`"SIGTERM"`), if it is one here.
+pub(crate) fn name(sig: i32) -> Option<&'static str> {
+    signal_hook::low_level::signal_name(sig)
+}
+
 /// A thread's signal mask, saved to be put back.
 pub(crate) struct Mask(libc::sigset_t);
 
@@ -66,6 +79,10 @@ pub(crate) enum Origin {
     Timer,
     /// Anything else: a `kill`, a terminal, the kernel.
     Sent,
+    /// A console's close (Windows), after which the system ends the
+    /// process this long after; never on Unix.
+    #[allow(dead_code)]
+    Closing(std::time::Duration),
 }
 
 fn origin(info: &libc::siginfo_t) -> Origin {
