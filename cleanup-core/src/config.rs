@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use crate::signal::{SIGHUP, SIGINT, SIGTERM};
 
 /// The environment variable that overrides the `timeout` option at run time,
 /// so operators can fit the deadline under an orchestrator's grace period:
@@ -34,7 +33,8 @@ pub const TIMEOUT_ENV: &str = "CLEANUP_TIMEOUT";
 pub const DRAIN_DELAY_ENV: &str = "CLEANUP_DRAIN_DELAY";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-const DEFAULT_SIGNALS: &[i32] = &[SIGTERM, SIGINT, SIGHUP];
+/// TERM, INT and HUP (on Windows, BREAK instead of HUP).
+const DEFAULT_SIGNALS: &[i32] = crate::sys::signals::DEFAULT;
 
 /// How the process reports a signal-triggered shutdown to its parent.
 #[doc(hidden)]
@@ -68,7 +68,8 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults: 10 s, SIGTERM + SIGINT + SIGHUP, re-raise, log on stderr.
+    /// The defaults: 10 s, SIGTERM + SIGINT + SIGHUP (Windows: SIGBREAK for
+    /// SIGHUP), re-raise, log on stderr.
     pub const fn new() -> Self {
         Config {
             timeout: DEFAULT_TIMEOUT,

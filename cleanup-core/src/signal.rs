@@ -67,6 +67,12 @@ pub const SIGSTOP: i32 = numbers::SIGSTOP;
 pub const SIGTSTP: i32 = numbers::SIGTSTP;
 /// The terminal's window changed size.
 pub const SIGWINCH: i32 = numbers::SIGWINCH;
+/// Windows' Ctrl-Break (`CTRL_BREAK_EVENT`, the C runtime's 21); a default
+/// shutdown signal there. (On Windows the console's Ctrl-C is [`SIGINT`],
+/// and its close, a logoff and a shutdown are [`SIGTERM`]; the other
+/// signals here never arrive.)
+#[cfg(windows)]
+pub const SIGBREAK: i32 = numbers::SIGBREAK;
 
 /// The name of signal `sig` (`"SIGTERM"`), or `None` for a number that is
 /// no signal of this platform. For log lines and messages.

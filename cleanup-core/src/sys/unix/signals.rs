@@ -11,6 +11,9 @@ pub(crate) mod numbers {
     };
 }
 
+/// The signals a shutdown starts on unless the program names others.
+pub(crate) const DEFAULT: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
 /// The name of signal `sig` (`"SIGTERM"`), if it is one here.
 pub(crate) fn name(sig: i32) -> Option<&'static str> {
     signal_hook::low_level::signal_name(sig)

@@ -49,6 +49,10 @@ pub(crate) mod numbers {
 
 use numbers::{SIGBREAK, SIGINT, SIGTERM};
 
+/// The events a shutdown starts on unless the program names others:
+/// close/logoff/shutdown, Ctrl-C and Ctrl-Break.
+pub(crate) const DEFAULT: &[i32] = &[SIGTERM, SIGINT, SIGBREAK];
+
 /// The names of [`numbers`].
 const NAMES: [(i32, &str); 20] = [
     (numbers::SIGHUP, "SIGHUP"),
