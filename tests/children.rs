@@ -204,6 +204,22 @@ fn sigint_reaches_a_child_in_our_group_as_sigterm_never_a_second_sigint() {
     assert_child_then_parent_cleaned_up(&ended, "SIGTERM");
 }
 
+#[test]
+fn a_sigint_to_the_whole_tree_does_not_force_a_child_in_its_own_group() {
+    // pm2 (`treekill`) sends SIGINT to every process of the tree: the child
+    // in its own group gets it from pm2, then again from its parent, which
+    // forwards its own. That is one stop, not a person's second Ctrl-C.
+    let mut running = scenario("self-group").start();
+    let child = child_pid(&mut running);
+    running.wait_stdout("ready");
+    running.signal_pid(child, SIGINT);
+    running.signal(SIGINT);
+    let ended = running.finish();
+    ended.assert_killed_by(SIGINT);
+    assert_child_then_parent_cleaned_up(&ended, "SIGINT");
+    ended.assert_stderr_lacks("exiting now without cleanup");
+}
+
 /// Linux's parent-death signal (FreeBSD has one too). The portable backend,
 /// what macOS runs, has none: there the guardian kills a SIGKILLed
 /// program's children (`tests/guardian.rs`), and this cannot hold.

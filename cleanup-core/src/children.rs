@@ -12,7 +12,9 @@
 //! "force". A child in its own group (`CommandExt::process_group(0)`) hears
 //! of a stop only from this program, so it gets the signal itself; it then
 //! drains side by side with this program's own shutdown, within the same
-//! deadline.
+//! deadline. Should a tool signal the whole process tree (pm2 does), a
+//! `cleanup` child takes the SIGINT its parent forwards for the same stop,
+//! never for a second Ctrl-C.
 //!
 //! A tracked child's pid is only reaped under its lock, and only signalled
 //! under it while unreaped, so a recycled pid is never signalled.

@@ -99,5 +99,10 @@ not_under_loom! {
         pub use crate::signal::{
             SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
         };
+        /// For tests of the close, logoff and shutdown events, which Wine
+        /// cannot deliver: runs the console handler as Windows would for
+        /// `event` (a `CTRL_*_EVENT` code), on the calling thread.
+        #[cfg(windows)]
+        pub use crate::signals::console_event;
     }
 }

@@ -258,7 +258,7 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
         ExitReason::Signal(_) => crate::deadline::first_signal_at().unwrap_or(now),
         _ => now,
     };
-    let budget = Budget::new(from.min(now), machine.config.timeout);
+    let budget = Budget::new(from.min(now), crate::deadline::timeout());
     machine.budget = Some(budget);
     // Whoever was to end the process, it is gone by the hard deadline.
     crate::exit_status::set_deadline_ending(machine.ending(true));
@@ -298,8 +298,8 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     if machine.announced && reason == ExitReason::Requested {
         log::event(
             Level::Info,
-            Fields::new().timeout(machine.config.timeout),
-            format_args!("requested, draining ({})", Secs(machine.config.timeout)),
+            Fields::new().timeout(crate::deadline::timeout()),
+            format_args!("requested, draining ({})", Secs(crate::deadline::timeout())),
         );
     }
     WATCH.notify_all();
@@ -514,7 +514,7 @@ fn begin_cleaning(machine: &mut Machine) -> u64 {
     }
     machine.hung += killed.len();
     machine.phase = Phase::Cleaning;
-    let timeout = machine.config.timeout;
+    let timeout = crate::deadline::timeout();
     machine
         .budget
         .get_or_insert_with(|| Budget::new(Instant::now(), timeout));
@@ -903,7 +903,7 @@ pub(crate) fn watch() -> ! {
     let mut armed = false;
     loop {
         let now = Instant::now();
-        let timeout = machine.config.timeout;
+        let timeout = crate::deadline::timeout();
         let budget = *machine
             .budget
             .get_or_insert_with(|| Budget::new(now, timeout));
@@ -1041,7 +1041,7 @@ fn announce_late(machine: &mut Machine) {
     }
     machine.announced = true;
     if let Some(reason) = state::reason() {
-        let timeout = machine.config.timeout;
+        let timeout = crate::deadline::timeout();
         log::event(
             Level::Info,
             Fields::new().timeout(timeout),

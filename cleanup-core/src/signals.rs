@@ -36,6 +36,9 @@ static DRAIN_MS: AtomicU64 = AtomicU64::new(0);
 static DELAYING: AtomicBool = AtomicBool::new(false);
 /// How many SIGINTs arrived: the second one forces the exit.
 static SIGINTS: AtomicU32 = AtomicU32::new(0);
+/// This process's parent is a `cleanup` program (it started us with
+/// `cleanup::spawn`), which forwards its shutdown signal to us.
+static FORWARDING_PARENT: AtomicBool = AtomicBool::new(false);
 /// A runtime thread watches the deadline: the timer is not needed.
 static WATCHED: AtomicBool = AtomicBool::new(false);
 /// The deadline timer (a `timer_t`), once created.
@@ -108,6 +111,8 @@ fn reset_after_fork() {
     // A handler under way on another thread of the parent is not here.
     IN_HANDLER.store(0, Ordering::SeqCst);
     find_own_group();
+    // The child's parent is the process that forked it.
+    FORWARDING_PARENT.store(false, Ordering::Relaxed);
     // POSIX timers are not inherited: make this process its own.
     if let Some(&(first, _, _)) = LINES.get().and_then(|lines| lines.start.first()) {
         create_timer(first);
@@ -143,6 +148,7 @@ fn install_blocked(
     DRAIN_MS.store(ms(drain_delay), Ordering::SeqCst);
     crate::exit_status::set_policy(exit);
     find_own_group();
+    find_forwarding_parent();
     let prefix = crate::log::prefix();
     let raw = |text: &str| format!("{prefix}shutdown: {text}\n").into_bytes().into_boxed_slice();
     let _ = LINES.set(Lines {
@@ -274,7 +280,11 @@ fn on_signal(sig: i32, origin: Origin) {
         // deadline, counted from now, keeps within it.
         crate::deadline::clamp_timeout(limit);
     }
-    let sigints = if sig == crate::signal::SIGINT {
+    // A SIGINT that a `cleanup` parent forwards is not a person's second
+    // Ctrl-C: a tool that signals the whole process tree (pm2) reaches a
+    // child in its own group too, and then the parent forwards it again.
+    let forwarded = origin == Origin::Parent && FORWARDING_PARENT.load(Ordering::Relaxed);
+    let sigints = if sig == crate::signal::SIGINT && !forwarded {
         SIGINTS.fetch_add(1, Ordering::SeqCst)
     } else {
         0
@@ -292,13 +302,15 @@ fn on_signal(sig: i32, origin: Origin) {
     // creator had every signal blocked), and be preempted half-way while
     // `main`, woken by the flag, runs the whole shutdown.
     IN_HANDLER.fetch_add(1, Ordering::SeqCst);
-    claim_and_announce(sig);
+    claim_and_announce(sig, matches!(origin, Origin::Closing(_)));
     IN_HANDLER.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// The part of [`on_signal`] that may start the shutdown and owes its start
-/// line. Async-signal-safe.
-fn claim_and_announce(sig: i32) {
+/// line. Async-signal-safe, but for a `closing` event (Windows' close,
+/// logoff or shutdown, on an ordinary thread), whose start line is written
+/// afresh: its timeout was just clamped.
+fn claim_and_announce(sig: i32, closing: bool) {
     if DELAYING.load(Ordering::SeqCst) {
         // More TERM/HUP while serving the drain delay change nothing; a
         // Ctrl-C (a person, not an orchestrator) ends the delay now.
@@ -316,7 +328,7 @@ fn claim_and_announce(sig: i32) {
         // Kubernetes: not ready at once (the claim did that), but the
         // program serves on until the endpoints have caught up.
         DELAYING.store(true, Ordering::SeqCst);
-        announce_start(sig);
+        announce_start(sig, closing);
         if !WATCHED.load(Ordering::SeqCst) {
             arm_timer(Duration::from_millis(delay));
         }
@@ -325,7 +337,7 @@ fn claim_and_announce(sig: i32) {
     }
     let was_shutting_down = mark_shutting_down();
     if claimed {
-        announce_start(sig);
+        announce_start(sig, closing);
         if !WATCHED.load(Ordering::SeqCst) {
             arm_timer(crate::deadline::effective(crate::deadline::timeout()));
         }
@@ -351,12 +363,19 @@ fn claim_and_announce(sig: i32) {
 /// With a subscriber or logger installed and a runtime thread to emit the
 /// event, the line is left to that thread; otherwise it is written here.
 /// Async-signal-safe: atomic loads and `write(2)`.
-fn announce_start(sig: i32) {
+fn announce_start(sig: i32, closing: bool) {
     if crate::log::quiet() {
         return;
     }
     if crate::log::routed() && WATCHED.load(Ordering::SeqCst) {
         DEFERRED_START.store(sig, Ordering::SeqCst);
+        return;
+    }
+    if closing {
+        // Not in a signal context (see `claim_and_announce`).
+        let delayed = DRAIN_MS.load(Ordering::SeqCst) > 0;
+        let line = format!("{}shutdown: {}\n", crate::log::prefix(), start_text(sig, delayed, false));
+        crate::log::write_stderr(line.as_bytes());
         return;
     }
     if let Some(lines) = LINES.get() {
@@ -442,6 +461,12 @@ pub(crate) fn in_foreground() -> bool {
 /// at install: a child started in its own group, a daemon.
 static OWN_GROUP: AtomicBool = AtomicBool::new(false);
 
+fn find_forwarding_parent() {
+    let parent = crate::sys::process::parent();
+    let named = std::env::var(crate::log::PARENT_ENV).ok().and_then(|pid| pid.parse::<i32>().ok());
+    FORWARDING_PARENT.store(parent > 1 && named == Some(parent), Ordering::Relaxed);
+}
+
 fn find_own_group() {
     OWN_GROUP.store(crate::sys::signals::leads_own_group(), Ordering::Relaxed);
 }
@@ -478,6 +503,14 @@ pub(crate) fn end_delay() {
         begin_after_delay();
         crate::park::wake_all();
     }
+}
+
+/// Runs the console handler for `event` (a `CTRL_*_EVENT` code) as Windows
+/// would, on the calling thread: for a close, logoff or shutdown it does
+/// not return (the drain ends the process). Whether a handler took it.
+#[cfg(windows)]
+pub fn console_event(event: u32) -> bool {
+    crate::sys::signals::deliver(event)
 }
 
 /// Blocks `signals` on the calling thread for good. The runtime thread

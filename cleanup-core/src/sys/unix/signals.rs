@@ -80,6 +80,8 @@ pub(crate) fn restore(mask: &Mask) {
 pub(crate) enum Origin {
     /// Our own deadline timer (see `timer`).
     Timer,
+    /// A `kill` from this process's parent.
+    Parent,
     /// Anything else: a `kill`, a terminal, the kernel.
     Sent,
     /// A console's close (Windows), after which the system ends the
@@ -91,7 +93,14 @@ pub(crate) enum Origin {
 fn origin(info: &libc::siginfo_t) -> Origin {
     // The backend's timer knows its own signal (the baseline has none).
     if crate::sys::timer::fired(info) {
-        Origin::Timer
+        return Origin::Timer;
+    }
+    // SAFETY: reads the sender's pid from the siginfo the kernel gave the
+    // handler (0 for the kernel's own, a terminal's); getppid(2) takes no
+    // pointers. Both async-signal-safe.
+    let (sender, parent) = unsafe { (info.si_pid(), libc::getppid()) };
+    if parent > 1 && sender == parent {
+        Origin::Parent
     } else {
         Origin::Sent
     }

@@ -82,11 +82,14 @@ pub(crate) fn name(sig: i32) -> Option<&'static str> {
     NAMES.iter().find(|(n, _)| *n == sig).map(|(_, name)| *name)
 }
 
-/// How long Windows lets a console program live after a close event (the
-/// default `HungAppTimeout`).
+/// How long Windows lets a console program live after a close event: the
+/// system parameter `SPI_GETHUNGAPPTIMEOUT`, 5 s unless changed. (Read
+/// through user32, which a console program must not load: Windows stops
+/// sending it logoff and shutdown events once it has.)
 const CLOSE_LIMIT: Duration = Duration::from_secs(5);
-/// After a logoff or shutdown event (console programs).
-const SHUTDOWN_LIMIT: Duration = Duration::from_secs(20);
+/// After a logoff or a shutdown event: `SPI_GETWAITTOKILLTIMEOUT`, 5 s
+/// unless changed (services get 20 s, but are not console programs).
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
 /// There are no signal masks on Windows.
 pub(crate) struct Mask(());
@@ -108,6 +111,9 @@ pub(crate) enum Origin {
     /// A deadline timer (never here).
     #[allow(dead_code)]
     Timer,
+    /// A signal from the parent process (never here).
+    #[allow(dead_code)]
+    Parent,
     /// Ctrl-C or Ctrl-Break: the process lives on when the handler returns.
     Sent,
     /// A close, logoff or shutdown: Windows ends the process this long
@@ -175,6 +181,13 @@ unsafe extern "system" fn routine(event: u32) -> BOOL {
         }
     }
     1
+}
+
+/// Runs the handler routine for `event` on the calling thread, as Windows
+/// does on a thread of its own; whether the routine took it.
+pub(crate) fn deliver(event: u32) -> bool {
+    // SAFETY: our own routine, which any thread may run.
+    unsafe { routine(event) != 0 }
 }
 
 /// Not on Windows (only as PID 1 on Linux).
