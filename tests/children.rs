@@ -178,6 +178,9 @@ fn sigterm_is_forwarded_to_a_child_in_its_own_group_whose_cleanups_run_once() {
     let ended = running.finish();
     ended.assert_killed_by(SIGTERM);
     assert_child_then_parent_cleaned_up(&ended, "SIGTERM");
+    // The child plans with the time its parent waits for it (7.125 s of the
+    // parent's 10 s), not the parent's own.
+    ended.assert_stderr_contains("]: shutdown: SIGTERM received, draining (7.1s)");
 }
 
 #[test]

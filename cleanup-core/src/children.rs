@@ -142,7 +142,10 @@ pub struct Child {
 /// The child's environment gets `CLEANUP_PARENT_PID` (this process's pid):
 /// a child that uses `cleanup` too then starts its `shutdown:` lines with its
 /// name and pid (`worker[4242]: shutdown: …`), as both write to the same
-/// stderr.
+/// stderr. Unless the command sets it, it also gets `CLEANUP_TIMEOUT`: the
+/// time this program waits for its children (7.125 s of the default 10 s;
+/// three quarters of what is left after the safety margin), so a `cleanup`
+/// child's own cleanups are done before that wait ends.
 ///
 /// ```
 /// use std::process::Command;
@@ -155,6 +158,15 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     crate::runtime::ensure();
     crate::runtime::after_fork(forget_after_fork);
     command.env(crate::log::PARENT_ENV, std::process::id().to_string());
+    // A `cleanup` child gets the time this program waits for it, unless
+    // the command says otherwise: inheriting this program's timeout, it
+    // would plan for more than it is given, and be killed before its own
+    // cleanups are done.
+    let timeout_env = std::ffi::OsStr::new(crate::config::TIMEOUT_ENV);
+    if !command.get_envs().any(|(key, _)| key == timeout_env) {
+        let wait = crate::deadline::body_time(crate::deadline::timeout());
+        command.env(timeout_env, format!("{}ms", wait.as_millis()));
+    }
     // Held from the fork to the push: as PID 1, the reaper must never see
     // this child as untracked (it would reap it and lose its status).
     let mut children = lock(&CHILDREN);

@@ -124,6 +124,14 @@ pub fn deadline() -> Option<Instant> {
     })
 }
 
+/// How long after the first signal the body (and the children, which are
+/// waited for with it) may take: the effective time less a quarter of it
+/// (at least 100 ms, at most all of it), kept for the cleanups.
+pub(crate) fn body_time(timeout: Duration) -> Duration {
+    let time = effective(timeout);
+    time - (time / 4).max(MIN_CLEANUP_SHARE).min(time)
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Budget {
     pub(crate) start: Instant,
@@ -148,9 +156,7 @@ impl Budget {
     /// without it. A quarter of the time (at least 100 ms, at most all of
     /// it) is kept for them.
     pub(crate) fn body_until(&self) -> Instant {
-        let time = effective(self.timeout);
-        let share = (time / 4).max(MIN_CLEANUP_SHARE).min(time);
-        self.hard() - share
+        self.start + body_time(self.timeout)
     }
 
     /// When the runtime thread stops whatever still runs, says so, and
