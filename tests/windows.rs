@@ -275,6 +275,33 @@ fn a_close_logoff_or_shutdown_drains_within_what_windows_allows() {
     }
 }
 
+/// A close after a Ctrl-C: the shutdown the Ctrl-C began has 30 s, but
+/// Windows ends the process 5 s after the close; the handler of the close
+/// keeps that limit, and the process leaves by its own status first.
+#[test]
+fn a_close_during_a_shutdown_still_ends_it_within_five_seconds() {
+    let Some(spawn) = wine("late_close", &["late-close"]) else {
+        return;
+    };
+    let mut running = spawn.start_ready();
+    running.signal(SIGINT);
+    running.wait_stdout("closing");
+    let closed = std::time::Instant::now();
+    let ended = running.finish();
+    let after_close = closed.elapsed();
+    ended
+        .assert_code(CONTROL_C_EXIT)
+        .assert_once(&["guard:hang"])
+        .assert_stderr_contains("shutdown: SIGINT received, draining (30s)")
+        .assert_stderr_contains("deadline reached");
+    // 4.75 s after the close; the rest is this machine's noise (the
+    // watchdog is 60 s, the Ctrl-C's own budget 30 s).
+    assert!(
+        after_close < Duration::from_secs(5) + MARGIN,
+        "ended {after_close:?} after the close\n{ended}"
+    );
+}
+
 /// How many heartbeats the child has written; `None` before the first.
 fn beats(file: &Path) -> Option<u64> {
     std::fs::read_to_string(file).ok()?.trim().parse().ok()

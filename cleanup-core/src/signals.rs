@@ -275,6 +275,8 @@ fn on_signal(sig: i32, origin: Origin) {
         }
         return;
     }
+    // (Not in a signal context: Windows' handler thread.)
+    let closing_since = matches!(origin, Origin::Closing(_)).then(Instant::now);
     if let Origin::Closing(limit) = origin {
         // The system ends the process `limit` after this event: the
         // deadline, counted from now, keeps within it.
@@ -304,6 +306,17 @@ fn on_signal(sig: i32, origin: Origin) {
     IN_HANDLER.fetch_add(1, Ordering::SeqCst);
     claim_and_announce(sig, matches!(origin, Origin::Closing(_)));
     IN_HANDLER.fetch_sub(1, Ordering::SeqCst);
+    if let (Origin::Closing(limit), Some(since)) = (origin, closing_since) {
+        // Windows ends the process `limit` after the event, and at once
+        // should this return; the drain is clamped to it, but a shutdown
+        // that began before the event (a Ctrl-C, then the window closed)
+        // runs on its own, longer, budget. This thread (an ordinary one
+        // Windows started) keeps the limit for it: at the limit less the
+        // margin, the process ends as the shutdown settled, not as Windows
+        // would kill it.
+        std::thread::sleep(crate::deadline::effective(limit).saturating_sub(since.elapsed()));
+        hard_deadline();
+    }
 }
 
 /// The part of [`on_signal`] that may start the shutdown and owes its start
