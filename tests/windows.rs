@@ -247,6 +247,77 @@ fn done_in(stderr: &str) -> Option<f64> {
     rest.split("s,").next()?.parse().ok()
 }
 
+/// The tests of the close limit, which Windows reads from the prefix's
+/// registry (one for every test here): one at a time.
+static LIMITS: Mutex<()> = Mutex::new(());
+
+fn limits() -> std::sync::MutexGuard<'static, ()> {
+    LIMITS.lock().unwrap_or_else(|err| err.into_inner())
+}
+
+/// `wine reg …` in the prefix; whether it succeeded.
+fn reg(args: &[&str]) -> bool {
+    Command::new("wine")
+        .arg("reg")
+        .args(args)
+        .env("WINEPREFIX", prefix())
+        .env("WINEDEBUG", "-all")
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// The user's `HungAppTimeout` set to `ms` while this lives.
+struct HungAppTimeout;
+
+const DESKTOP: &str = "HKCU\\Control Panel\\Desktop";
+
+impl HungAppTimeout {
+    fn set(ms: &str) -> HungAppTimeout {
+        assert!(
+            reg(&[
+                "add",
+                DESKTOP,
+                "/v",
+                "HungAppTimeout",
+                "/t",
+                "REG_SZ",
+                "/d",
+                ms,
+                "/f"
+            ]),
+            "wine reg add failed"
+        );
+        HungAppTimeout
+    }
+}
+
+impl Drop for HungAppTimeout {
+    fn drop(&mut self) {
+        reg(&["delete", DESKTOP, "/v", "HungAppTimeout", "/f"]);
+    }
+}
+
+/// The close limit is the user's `HungAppTimeout` when it is set (what
+/// Windows waits before it ends the program): 3 s here.
+#[test]
+fn the_close_limit_is_the_users_hung_app_timeout() {
+    let Some(spawn) = wine("hung_app_timeout", &["close", "2"]) else {
+        return;
+    };
+    let _one_at_a_time = limits();
+    let _set = HungAppTimeout::set("3000");
+    let ended = spawn.run();
+    ended
+        .assert_code(CONTROL_C_EXIT)
+        .assert_once(&["finalizer:after"])
+        .assert_stderr_contains("shutdown: SIGTERM received, draining (3s)");
+    let took = done_in(&ended.stderr).unwrap_or_else(|| panic!("no `done in`\n{ended}"));
+    assert!(
+        took <= 3.0,
+        "the drain took {took}s, past the 3 s set\n{ended}"
+    );
+}
+
 /// A close (2), a logoff (5) and a shutdown (6), each with a cleanup that
 /// hangs and a 30 s timeout: Windows ends the process 5 s after the event,
 /// so the drain is clamped to that (less its margin), abandons the hung
@@ -255,6 +326,7 @@ fn done_in(stderr: &str) -> Option<f64> {
 /// process the moment it did).
 #[test]
 fn a_close_logoff_or_shutdown_drains_within_what_windows_allows() {
+    let _one_at_a_time = limits();
     for (event, name) in [("2", "close"), ("5", "logoff"), ("6", "shutdown")] {
         let Some(spawn) = wine(name, &["close", event]) else {
             return;
@@ -283,6 +355,7 @@ fn a_close_during_a_shutdown_still_ends_it_within_five_seconds() {
     let Some(spawn) = wine("late_close", &["late-close"]) else {
         return;
     };
+    let _one_at_a_time = limits();
     let mut running = spawn.start_ready();
     running.signal(SIGINT);
     running.wait_stdout("closing");

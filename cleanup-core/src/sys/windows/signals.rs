@@ -10,7 +10,7 @@
 //! limit ([`Origin::Closing`]), ends the process itself.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use windows_sys::core::BOOL;
@@ -18,6 +18,7 @@ use windows_sys::Win32::System::Console::{
     GetConsoleWindow, SetConsoleCtrlHandler, CTRL_BREAK_EVENT, CTRL_CLOSE_EVENT, CTRL_C_EVENT,
     CTRL_LOGOFF_EVENT, CTRL_SHUTDOWN_EVENT,
 };
+use windows_sys::Win32::System::Registry::{RegGetValueW, HKEY_CURRENT_USER, RRF_RT_REG_SZ};
 use windows_sys::Win32::System::Threading::{Sleep, INFINITE};
 
 /// The signal numbers: the C runtime's `signal.h` where it has the signal
@@ -83,13 +84,50 @@ pub(crate) fn name(sig: i32) -> Option<&'static str> {
 }
 
 /// How long Windows lets a console program live after a close event: the
-/// system parameter `SPI_GETHUNGAPPTIMEOUT`, 5 s unless changed. (Read
-/// through user32, which a console program must not load: Windows stops
-/// sending it logoff and shutdown events once it has.)
-const CLOSE_LIMIT: Duration = Duration::from_secs(5);
-/// After a logoff or a shutdown event: `SPI_GETWAITTOKILLTIMEOUT`, 5 s
-/// unless changed (services get 20 s, but are not console programs).
-const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
+/// user's `HungAppTimeout` (what `SPI_GETHUNGAPPTIMEOUT` reads; 5 s unless
+/// changed), in ms; read when the handler is installed.
+static CLOSE_LIMIT_MS: AtomicU64 = AtomicU64::new(5_000);
+/// After a logoff or a shutdown event: `WaitToKillAppTimeout`
+/// (`SPI_GETWAITTOKILLTIMEOUT`; 5 s unless changed).
+static SHUTDOWN_LIMIT_MS: AtomicU64 = AtomicU64::new(5_000);
+
+/// A number of milliseconds the user's `Control Panel\Desktop` key holds as
+/// text under `name` (a NUL-terminated wide string), if it does. (Read from
+/// the registry, not through user32's `SystemParametersInfo`: a console
+/// program that loads user32 gets no logoff or shutdown event any more.)
+fn desktop_ms(name: &[u16]) -> Option<u64> {
+    let key: Vec<u16> = "Control Panel\\Desktop\0".encode_utf16().collect();
+    let mut text = [0u16; 32];
+    let mut size = std::mem::size_of_val(&text) as u32;
+    // SAFETY: reads a string value of a key of the current user into a
+    // live buffer of `size` bytes; both names are NUL-terminated.
+    let got = unsafe {
+        RegGetValueW(
+            HKEY_CURRENT_USER,
+            key.as_ptr(),
+            name.as_ptr(),
+            RRF_RT_REG_SZ,
+            std::ptr::null_mut(),
+            text.as_mut_ptr().cast(),
+            &mut size,
+        )
+    };
+    if got != 0 {
+        return None;
+    }
+    let len = text.iter().position(|&c| c == 0).unwrap_or(text.len());
+    String::from_utf16(&text[..len]).ok()?.trim().parse().ok().filter(|&ms| ms > 0)
+}
+
+fn read_limits() {
+    let wide = |name: &str| -> Vec<u16> { name.encode_utf16().chain([0]).collect() };
+    if let Some(ms) = desktop_ms(&wide("HungAppTimeout")) {
+        CLOSE_LIMIT_MS.store(ms, Ordering::Relaxed);
+    }
+    if let Some(ms) = desktop_ms(&wide("WaitToKillAppTimeout")) {
+        SHUTDOWN_LIMIT_MS.store(ms, Ordering::Relaxed);
+    }
+}
 
 /// There are no signal masks on Windows.
 pub(crate) struct Mask(());
@@ -144,6 +182,7 @@ pub(crate) fn register(sig: i32, handler: fn(i32, Origin)) -> io::Result<()> {
     };
     slot.store(handler as usize, Ordering::SeqCst);
     if !INSTALLED.swap(true, Ordering::SeqCst) {
+        read_limits();
         // SAFETY: adds a handler routine that lives as long as the program.
         if unsafe { SetConsoleCtrlHandler(Some(routine), 1) } == 0 {
             INSTALLED.store(false, Ordering::SeqCst);
@@ -153,13 +192,19 @@ pub(crate) fn register(sig: i32, handler: fn(i32, Origin)) -> io::Result<()> {
     Ok(())
 }
 
+fn limit(ms: &AtomicU64) -> Duration {
+    Duration::from_millis(ms.load(Ordering::Relaxed))
+}
+
 /// The console's handler routine, on a thread Windows starts for it.
 unsafe extern "system" fn routine(event: u32) -> BOOL {
     let (sig, origin) = match event {
         CTRL_C_EVENT => (SIGINT, Origin::Sent),
         CTRL_BREAK_EVENT => (SIGBREAK, Origin::Sent),
-        CTRL_CLOSE_EVENT => (SIGTERM, Origin::Closing(CLOSE_LIMIT)),
-        CTRL_LOGOFF_EVENT | CTRL_SHUTDOWN_EVENT => (SIGTERM, Origin::Closing(SHUTDOWN_LIMIT)),
+        CTRL_CLOSE_EVENT => (SIGTERM, Origin::Closing(limit(&CLOSE_LIMIT_MS))),
+        CTRL_LOGOFF_EVENT | CTRL_SHUTDOWN_EVENT => {
+            (SIGTERM, Origin::Closing(limit(&SHUTDOWN_LIMIT_MS)))
+        }
         _ => return 0,
     };
     let raw = slot(sig).map_or(0, |slot| slot.load(Ordering::SeqCst));
