@@ -203,6 +203,27 @@ fn a_second_ctrl_c_forces_the_exit() {
     );
 }
 
+/// Ctrl-Break starts the shutdown as Ctrl-C does, as SIGBREAK, and a
+/// second one forces the exit. (Wine cannot send Ctrl-Break: the fixture
+/// runs the registered handler for `CTRL_BREAK_EVENT` as Windows would.)
+#[test]
+fn ctrl_break_starts_the_shutdown_and_a_second_forces_the_exit() {
+    let Some(spawn) = wine("ctrl_break", &["break-twice"]) else {
+        return;
+    };
+    let ended = spawn.run();
+    ended
+        .assert_code(CONTROL_C_EXIT)
+        .assert_once(&["guard:hang"])
+        .assert_absent(&["finalizer:after"])
+        .assert_stderr_contains("shutdown: SIGBREAK received, draining (30s)")
+        .assert_stderr_contains("second SIGBREAK, exiting now without cleanup");
+    assert!(
+        ended.run_time < Duration::from_secs(25),
+        "not forced\n{ended}"
+    );
+}
+
 #[test]
 fn std_process_exit_runs_the_cleanups() {
     let Some(spawn) = wine("process_exit", &["exit"]) else {

@@ -34,7 +34,8 @@ static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 static DRAIN_MS: AtomicU64 = AtomicU64::new(0);
 /// A signal came, and the shutdown waits for the drain delay to pass.
 static DELAYING: AtomicBool = AtomicBool::new(false);
-/// How many SIGINTs arrived: the second one forces the exit.
+/// How many interrupts (SIGINT; on Windows Ctrl-Break too) arrived: the
+/// second one forces the exit.
 static SIGINTS: AtomicU32 = AtomicU32::new(0);
 /// This process's parent is a `cleanup` program (it started us with
 /// `cleanup::spawn`), which forwards its shutdown signal to us.
@@ -69,9 +70,10 @@ struct Lines {
     /// For each handled signal: its start line, without and with the hint
     /// that a second Ctrl-C forces the exit.
     start: Vec<(i32, Line, Line)>,
-    sigint_again: Line,
-    sigint_again_hint: Line,
-    second_sigint: Line,
+    /// For each interrupt (a key a person presses, see [`interrupt_key`]):
+    /// the line for one during a shutdown something else started, without
+    /// and with the hint, and the line for a second one.
+    interrupts: Vec<(i32, Line, Line, Line)>,
     deadline: Line,
     /// The timer's line when the runtime thread did not end the process by
     /// the deadline itself.
@@ -163,9 +165,18 @@ fn install_blocked(
                 )
             })
             .collect(),
-        sigint_again: raw("SIGINT received while shutting down"),
-        sigint_again_hint: raw(&format!("SIGINT received while shutting down{FORCE_HINT}")),
-        second_sigint: raw("second SIGINT, exiting now without cleanup"),
+        interrupts: crate::sys::signals::INTERRUPTS
+            .iter()
+            .map(|&(sig, _)| {
+                let name = SignalName(sig);
+                (
+                    sig,
+                    raw(&format!("{name} received while shutting down")),
+                    raw(&format!("{name} received while shutting down{}", force_hint(sig))),
+                    raw(&format!("second {name}, exiting now without cleanup")),
+                )
+            })
+            .collect(),
         deadline: raw("deadline reached before main returned, exiting"),
         backstop: raw("deadline reached, exiting now"),
     });
@@ -286,14 +297,14 @@ fn on_signal(sig: i32, origin: Origin) {
     // Ctrl-C: a tool that signals the whole process tree (pm2) reaches a
     // child in its own group too, and then the parent forwards it again.
     let forwarded = origin == Origin::Parent && FORWARDING_PARENT.load(Ordering::Relaxed);
-    let sigints = if sig == crate::signal::SIGINT && !forwarded {
+    let sigints = if is_interrupt(sig) && !forwarded {
         SIGINTS.fetch_add(1, Ordering::SeqCst)
     } else {
         0
     };
-    if sig == crate::signal::SIGINT && sigints > 0 {
-        if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
-            crate::log::write_stderr(&lines.second_sigint);
+    if is_interrupt(sig) && sigints > 0 {
+        if let Some((_, _, _, second)) = interrupt_lines(sig).filter(|_| !crate::log::quiet()) {
+            crate::log::write_stderr(second);
         }
         crate::exit_status::die_by(sig);
     }
@@ -327,7 +338,7 @@ fn claim_and_announce(sig: i32, closing: bool) {
     if DELAYING.load(Ordering::SeqCst) {
         // More TERM/HUP while serving the drain delay change nothing; a
         // Ctrl-C (a person, not an orchestrator) ends the delay now.
-        if sig == crate::signal::SIGINT && DELAYING.swap(false, Ordering::SeqCst) {
+        if is_interrupt(sig) && DELAYING.swap(false, Ordering::SeqCst) {
             begin_after_delay();
         }
         return;
@@ -354,14 +365,14 @@ fn claim_and_announce(sig: i32, closing: bool) {
         if !WATCHED.load(Ordering::SeqCst) {
             arm_timer(crate::deadline::effective(crate::deadline::timeout()));
         }
-    } else if sig == crate::signal::SIGINT {
+    } else if is_interrupt(sig) {
         // The hint is for a person at the terminal, raw even under a
         // subscriber (the handler cannot emit an event).
-        if let Some(lines) = LINES.get().filter(|_| !crate::log::quiet()) {
+        if let Some((_, again, again_hint, _)) = interrupt_lines(sig).filter(|_| !crate::log::quiet()) {
             if in_foreground() {
-                crate::log::write_stderr(&lines.sigint_again_hint);
+                crate::log::write_stderr(again_hint);
             } else if !crate::log::routed() {
-                crate::log::write_stderr(&lines.sigint_again);
+                crate::log::write_stderr(again);
             }
         }
     }
@@ -393,13 +404,36 @@ fn announce_start(sig: i32, closing: bool) {
     }
     if let Some(lines) = LINES.get() {
         if let Some((_, plain, with_hint)) = lines.start.iter().find(|(s, _, _)| *s == sig) {
-            let hint = sig == crate::signal::SIGINT && in_foreground();
+            let hint = is_interrupt(sig) && in_foreground();
             crate::log::write_stderr(if hint { with_hint } else { plain });
         }
     }
 }
 
-const FORCE_HINT: &str = "; press Ctrl-C again to force";
+/// The key a person presses for `sig`, if it is an interrupt: SIGINT is
+/// Ctrl-C (and, on Windows, SIGBREAK Ctrl-Break). Async-signal-safe.
+fn interrupt_key(sig: i32) -> Option<&'static str> {
+    crate::sys::signals::INTERRUPTS
+        .iter()
+        .find(|(interrupt, _)| *interrupt == sig)
+        .map(|(_, key)| *key)
+}
+
+/// Whether `sig` is an interrupt, which a second time forces the exit.
+/// Async-signal-safe.
+fn is_interrupt(sig: i32) -> bool {
+    interrupt_key(sig).is_some()
+}
+
+/// The handler's lines for the interrupt `sig`. Async-signal-safe.
+fn interrupt_lines(sig: i32) -> Option<&'static (i32, Line, Line, Line)> {
+    LINES.get()?.interrupts.iter().find(|(interrupt, ..)| *interrupt == sig)
+}
+
+/// `; press Ctrl-C again to force` for an interrupt; nothing for the rest.
+fn force_hint(sig: i32) -> String {
+    interrupt_key(sig).map_or_else(String::new, |key| format!("; press {key} again to force"))
+}
 
 /// `SIGTERM received, draining (10s)`, with the drain delay if there is one
 /// and, for a person at the terminal, how to force the exit.
@@ -408,11 +442,7 @@ fn start_text(sig: i32, delayed: bool, hint: bool) -> String {
         Secs(crate::deadline::timeout()),
         Secs(Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst))),
     );
-    let force = if hint && sig == crate::signal::SIGINT {
-        FORCE_HINT
-    } else {
-        ""
-    };
+    let force = if hint { force_hint(sig) } else { String::new() };
     let name = SignalName(sig);
     if delayed {
         format!("{name} received, not ready; serving {delay} more, then draining ({timeout}){force}")

@@ -14,6 +14,10 @@ pub(crate) mod numbers {
 /// The signals a shutdown starts on unless the program names others.
 pub(crate) const DEFAULT: &[i32] = &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
+/// The interrupts, and the key a person presses for each: a second one
+/// forces the exit.
+pub(crate) const INTERRUPTS: &[(i32, &str)] = &[(libc::SIGINT, "Ctrl-C")];
+
 /// The name of signal `sig` (`"SIGTERM"`), if it is one here.
 pub(crate) fn name(sig: i32) -> Option<&'static str> {
     signal_hook::low_level::signal_name(sig)

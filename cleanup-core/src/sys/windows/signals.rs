@@ -54,6 +54,10 @@ use numbers::{SIGBREAK, SIGINT, SIGTERM};
 /// close/logoff/shutdown, Ctrl-C and Ctrl-Break.
 pub(crate) const DEFAULT: &[i32] = &[SIGTERM, SIGINT, SIGBREAK];
 
+/// The interrupts, and the key a person presses for each: a second one
+/// (of either) forces the exit.
+pub(crate) const INTERRUPTS: &[(i32, &str)] = &[(SIGINT, "Ctrl-C"), (SIGBREAK, "Ctrl-Break")];
+
 /// The names of [`numbers`].
 const NAMES: [(i32, &str); 20] = [
     (numbers::SIGHUP, "SIGHUP"),
