@@ -25,7 +25,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{Spawn, MARGIN, SIGINT};
+use common::{Ended, Spawn, MARGIN, SIGINT};
 
 const TARGET: &str = "x86_64-pc-windows-gnu";
 const LINKER: &str = "x86_64-w64-mingw32-gcc";
@@ -268,6 +268,16 @@ fn done_in(stderr: &str) -> Option<f64> {
     rest.split("s,").next()?.parse().ok()
 }
 
+/// The drain said it was done within `limit` seconds of the event.
+#[track_caller]
+fn assert_drained_within(ended: &Ended, limit: f64) {
+    let took = done_in(&ended.stderr).unwrap_or_else(|| panic!("no `done in`\n{ended}"));
+    assert!(
+        took <= limit,
+        "the drain took {took}s, past {limit} s\n{ended}"
+    );
+}
+
 /// The tests of the close limit, which Windows reads from the prefix's
 /// registry (one for every test here): one at a time.
 static LIMITS: Mutex<()> = Mutex::new(());
@@ -332,11 +342,7 @@ fn the_close_limit_is_the_users_hung_app_timeout() {
         .assert_code(CONTROL_C_EXIT)
         .assert_once(&["finalizer:after"])
         .assert_stderr_contains("shutdown: SIGTERM received, draining (3s)");
-    let took = done_in(&ended.stderr).unwrap_or_else(|| panic!("no `done in`\n{ended}"));
-    assert!(
-        took <= 3.0,
-        "the drain took {took}s, past the 3 s set\n{ended}"
-    );
+    assert_drained_within(&ended, 3.0);
 }
 
 /// A close (2), a logoff (5) and a shutdown (6), each with a cleanup that
@@ -360,11 +366,7 @@ fn a_close_logoff_or_shutdown_drains_within_what_windows_allows() {
             .assert_stderr_contains("shutdown: SIGTERM received, draining (5s)")
             .assert_stderr_contains("hung, abandoned")
             .assert_stderr_contains("exiting by SIGTERM");
-        let took = done_in(&ended.stderr).unwrap_or_else(|| panic!("no `done in`\n{ended}"));
-        assert!(
-            took <= 5.0,
-            "{name}: the drain took {took}s, past Windows' 5 s\n{ended}"
-        );
+        assert_drained_within(&ended, 5.0);
     }
 }
 

@@ -15,6 +15,8 @@
 //! code macOS and the BSDs run is tested here.
 #![allow(unsafe_code)]
 
+mod std_only;
+
 #[cfg(unix)]
 mod unix;
 

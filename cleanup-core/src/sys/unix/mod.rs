@@ -5,7 +5,7 @@
 
 // On Linux (without `cleanup_portable`) the `linux` backend replaces some
 // of these with its own.
-#![cfg_attr(all(target_os = "linux", not(cleanup_portable)), allow(dead_code))]
+#![cfg_attr(all(target_os = "linux", not(cleanup_portable)), allow(dead_code, unused_imports))]
 
 pub(crate) mod barrier;
 pub(crate) mod bell;
