@@ -147,6 +147,13 @@ pub struct Child {
 /// three quarters of what is left after the safety margin), so a `cleanup`
 /// child's own cleanups are done before that wait ends.
 ///
+/// On Windows the child goes into a job object that ends it when this
+/// program ends, however it ends. A shutdown sends Ctrl-Break to a child
+/// started in a process group of its own (`CREATE_NEW_PROCESS_GROUP`), the
+/// one event Windows sends a single group; a child in this program's group
+/// shares its console's events. Either is waited for within the budget,
+/// then terminated.
+///
 /// ```
 /// use std::process::Command;
 ///
@@ -339,6 +346,13 @@ impl Child {
     /// Sends `sig` to the child, or to its process group when it leads one.
     /// Does nothing once it has been reaped.
     ///
+    /// On Windows, which has no signals, SIGKILL terminates the child, and
+    /// a child that leads a process group of its own (started with
+    /// `CREATE_NEW_PROCESS_GROUP`) gets Ctrl-Break for any other signal (a
+    /// `cleanup` child takes it as an interrupt). Any other signal to any
+    /// other child is an [`io::ErrorKind::Unsupported`] error: Windows can
+    /// only send an event to a whole console or a whole group.
+    ///
     /// ```
     /// use std::os::unix::process::ExitStatusExt as _;
     /// use std::process::Command;
@@ -452,23 +466,39 @@ pub(crate) fn any_running() -> bool {
         .any(|tracked| matches!(tracked.try_wait(), Ok(None)))
 }
 
+/// What [`forward`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Forwarded {
+    /// How many children got the signal itself.
+    pub(crate) as_is: usize,
+    /// How many in our own process group got SIGTERM instead of a SIGINT.
+    pub(crate) as_term: usize,
+    /// The children the system would not let us signal, and why (not the
+    /// ones that cannot be signalled on this system at all, which are
+    /// waited for and then killed as planned).
+    pub(crate) failed: Vec<(i32, io::Error)>,
+}
+
 /// Forwards `sig` to every running child, to its process group when it
 /// leads one. A SIGINT goes to a child in our own process group as SIGTERM:
 /// it may already have had the group's SIGINT (a terminal's Ctrl-C, `kill
 /// -INT -PGID`, `timeout -s INT`), and a second SIGINT would tell a
-/// `cleanup` child to stop without cleaning up. Returns how many got `sig`
-/// itself, and how many SIGTERM instead.
-pub(crate) fn forward(sig: i32) -> (usize, usize) {
+/// `cleanup` child to stop without cleaning up.
+pub(crate) fn forward(sig: i32) -> Forwarded {
     let own_group = sys::process::own_group();
-    let (mut as_is, mut as_term) = (0, 0);
+    let mut forwarded = Forwarded::default();
     for tracked in running() {
         let instead = sig == SIGINT && tracked.pgid == own_group;
         let sent = if instead { SIGTERM } else { sig };
-        if matches!(tracked.signal(sent), Ok(true)) {
-            *(if instead { &mut as_term } else { &mut as_is }) += 1;
+        match tracked.signal(sent) {
+            Ok(true) if instead => forwarded.as_term += 1,
+            Ok(true) => forwarded.as_is += 1,
+            Ok(false) => {}
+            Err(err) if err.kind() == io::ErrorKind::Unsupported => {}
+            Err(err) => forwarded.failed.push((tracked.pid, err)),
         }
     }
-    (as_is, as_term)
+    forwarded
 }
 
 /// SIGKILLs every running child (and its group when it leads one).

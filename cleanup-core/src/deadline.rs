@@ -90,13 +90,30 @@ fn wrap_up_time(timeout: Duration) -> Duration {
     (effective(timeout) / 40).min(MAX_WRAP_UP)
 }
 
-/// When the process will be gone, once a shutdown has started.
-static HARD: OnceCell<Instant> = OnceCell::new();
+/// When the process will be gone, once a shutdown has started: in
+/// nanoseconds after [`HARD_FROM`], plus one (0: not yet). It only moves
+/// earlier ([`Budget::capped`]).
+static HARD_NS: AtomicU64 = AtomicU64::new(0);
+/// The first budget's start, which [`HARD_NS`] counts from.
+static HARD_FROM: OnceCell<Instant> = OnceCell::new();
 
 /// The hard deadline of the shutdown, once one has started. Lock-free, so
 /// any module may ask while it waits.
 pub(crate) fn hard() -> Option<Instant> {
-    HARD.get().copied()
+    let ns = HARD_NS.load(Ordering::SeqCst).checked_sub(1)?;
+    Some(*HARD_FROM.get()? + Duration::from_nanos(ns))
+}
+
+/// Makes `budget`'s hard deadline the process's, unless it already has an
+/// earlier one.
+fn publish(budget: &Budget) {
+    let from = *HARD_FROM.get_or_init(|| budget.start);
+    let after = budget.hard().saturating_duration_since(from);
+    let ns = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+    // Never 0 ("not yet"), and never later than one published before.
+    let _ = HARD_NS.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
+        (old == 0 || ns < old).then_some(ns)
+    });
 }
 
 /// How long after the first signal the process is gone: `timeout` less the
@@ -136,27 +153,62 @@ pub(crate) fn body_time(timeout: Duration) -> Duration {
 pub(crate) struct Budget {
     pub(crate) start: Instant,
     pub(crate) timeout: Duration,
+    /// A shorter time the system gave later, from when it gave it (on
+    /// Windows, a console's close during a shutdown): the budget then ends
+    /// by whichever ends first.
+    cap: Option<(Instant, Duration)>,
 }
 
 impl Budget {
     /// The budget of the shutdown: the first one made is the process's.
     pub(crate) fn new(start: Instant, timeout: Duration) -> Self {
-        let budget = Budget { start, timeout };
-        let _ = HARD.set(budget.hard());
+        let budget = Budget {
+            start,
+            timeout,
+            cap: None,
+        };
+        publish(&budget);
         budget
+    }
+
+    /// This budget, cut to end by `timeout` from `since` (less the margin)
+    /// if that is sooner, and published as the process's hard deadline.
+    pub(crate) fn capped(self, since: Instant, timeout: Duration) -> Self {
+        let cap = Budget::new(since, timeout);
+        if cap.hard() >= self.hard() {
+            return self;
+        }
+        let budget = Budget {
+            cap: Some((since, timeout)),
+            ..self
+        };
+        publish(&budget);
+        budget
+    }
+
+    /// The budget of the cap, if there is one.
+    fn cap(&self) -> Option<Budget> {
+        let (start, timeout) = self.cap?;
+        Some(Budget {
+            start,
+            timeout,
+            cap: None,
+        })
     }
 
     /// The process is gone by then, whatever hangs: the timeout less its
     /// safety margin.
     pub(crate) fn hard(&self) -> Instant {
-        self.start + effective(self.timeout)
+        let own = self.start + effective(self.timeout);
+        self.cap().map_or(own, |cap| own.min(cap.hard()))
     }
 
     /// Until then the body may finish on its own; after it, the cleanups run
     /// without it. A quarter of the time (at least 100 ms, at most all of
     /// it) is kept for them.
     pub(crate) fn body_until(&self) -> Instant {
-        self.start + body_time(self.timeout)
+        let own = self.start + body_time(self.timeout);
+        self.cap().map_or(own, |cap| own.min(cap.body_until()))
     }
 
     /// When the runtime thread stops whatever still runs, says so, and
@@ -201,6 +253,25 @@ mod tests {
         assert_eq!(kubernetes.hard() - start, Duration::from_millis(29_500));
         let short = Budget::new(start, Duration::from_secs(2));
         assert_eq!(short.hard() - start, Duration::from_millis(1900));
+    }
+
+    #[test]
+    fn a_cap_cuts_the_budget_and_never_lengthens_it() {
+        let start = Instant::now();
+        let budget = Budget::new(start, Duration::from_secs(30));
+        let since = start + Duration::from_secs(1);
+        let capped = budget.capped(since, Duration::from_secs(5));
+        assert_eq!(capped.hard(), since + Duration::from_millis(4750));
+        assert_eq!(capped.body_until(), since + body_time(Duration::from_secs(5)));
+        assert_eq!(capped.wrap_up(), capped.hard() - MAX_WRAP_UP);
+        // A later, longer limit changes nothing; the start stays the first.
+        let same = capped.capped(since, Duration::from_secs(60));
+        assert_eq!(same.hard(), capped.hard());
+        assert_eq!(same.start, start);
+        // A cap later than the budget's own end changes nothing either.
+        let late = budget.capped(start + Duration::from_secs(29), Duration::from_secs(5));
+        assert_eq!(late.hard(), budget.hard());
+        assert_eq!(late.body_until(), budget.body_until());
     }
 
     #[test]

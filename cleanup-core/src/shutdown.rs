@@ -260,6 +260,7 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     };
     let budget = Budget::new(from.min(now), crate::deadline::timeout());
     machine.budget = Some(budget);
+    crate::signals::on_cap(cap);
     // Whoever was to end the process, it is gone by the hard deadline.
     crate::exit_status::set_deadline_ending(machine.ending(true));
     crate::signals::arm_deadline(budget.hard());
@@ -272,15 +273,34 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     };
     // The handler left its line to an ordinary thread: this one.
     announce_deferred_start();
-    let (forwarded, as_term) = crate::children::forward(forward);
+    let crate::children::Forwarded {
+        as_is: forwarded,
+        as_term,
+        failed,
+    } = crate::children::forward(forward);
     if forwarded > 0 {
+        // What they get: the signal itself, or on Windows the Ctrl-Break
+        // that stands for it.
+        let sent = crate::sys::process::sent_as(forward);
         log::event(
             Level::Info,
-            Fields::new().signal(forward).children(forwarded),
+            Fields::new().signal(sent).children(forwarded),
             format_args!(
                 "forwarding {} to {}",
-                SignalName(forward),
+                SignalName(sent),
                 Count(forwarded, "child")
+            ),
+        );
+    }
+    for (pid, err) in failed {
+        log::event(
+            Level::Warn,
+            Fields::new()
+                .signal(crate::sys::process::sent_as(forward))
+                .pid(pid),
+            format_args!(
+                "could not send {} to child {pid}: {err}; it is waited for within the budget, then killed",
+                SignalName(crate::sys::process::sent_as(forward)),
             ),
         );
     }
@@ -733,6 +753,42 @@ fn wait_for(machine: &mut Machine, found: &Found, after: usize) {
     }
 }
 
+/// The system will end the process `limit` after `since` (on Windows, a
+/// console's close, logoff or shutdown during a shutdown that began
+/// earlier): the shutdown's budget is cut to end by then, less the margin,
+/// if that is sooner. The cleanup running now keeps the share of what is
+/// left that it would get if it started now, so a cleanup that hangs cannot
+/// take the time of those after it; the body's share is cut the same way.
+pub(crate) fn cap(since: Instant, limit: Duration) {
+    let mut machine = lock(&MACHINE);
+    let Some(budget) = machine.budget else {
+        // Not made yet: it will be, from the timeout already clamped.
+        return;
+    };
+    let capped = budget.capped(since, limit);
+    if capped.hard() >= budget.hard() {
+        return;
+    }
+    machine.budget = Some(capped);
+    let now = Instant::now();
+    let after = machine.batch.waiting() + machine.after_batch;
+    if let Some(running) = machine.running.as_mut() {
+        running.until = running.until.min(capped.cleanup_until(now, after));
+    }
+    log::event(
+        Level::Warn,
+        Fields::new().timeout(limit).left(capped.left(now)),
+        format_args!(
+            "the system ends this process {} after its event: finishing in {} instead of {}",
+            Secs(limit),
+            Secs(capped.left(now)),
+            Secs(budget.left(now)),
+        ),
+    );
+    crate::signals::arm_deadline(capped.hard());
+    WATCH.notify_all();
+}
+
 /// The active executor is done: settle the ending and say so.
 fn finish() -> Ending {
     let mut machine = lock(&MACHINE);
@@ -904,9 +960,10 @@ pub(crate) fn watch() -> ! {
     loop {
         let now = Instant::now();
         let timeout = crate::deadline::timeout();
-        let budget = *machine
-            .budget
-            .get_or_insert_with(|| Budget::new(now, timeout));
+        let budget = *machine.budget.get_or_insert_with(|| {
+            crate::signals::on_cap(cap);
+            Budget::new(now, timeout)
+        });
         crate::exit_status::set_deadline_ending(machine.ending(true));
         if !armed {
             armed = true;

@@ -319,15 +319,27 @@ fn on_signal(sig: i32, origin: Origin) {
     IN_HANDLER.fetch_sub(1, Ordering::SeqCst);
     if let (Origin::Closing(limit), Some(since)) = (origin, closing_since) {
         // Windows ends the process `limit` after the event, and at once
-        // should this return; the drain is clamped to it, but a shutdown
-        // that began before the event (a Ctrl-C, then the window closed)
-        // runs on its own, longer, budget. This thread (an ordinary one
-        // Windows started) keeps the limit for it: at the limit less the
-        // margin, the process ends as the shutdown settled, not as Windows
-        // would kill it.
+        // should this return. A shutdown this event began is clamped to it
+        // already; one that began before it (a Ctrl-C, then the window
+        // closed) has its budget cut to it now, so its cleanups share what
+        // is left. This thread (an ordinary one Windows started) stays as
+        // the backstop: at the limit less the margin, the process ends as
+        // the shutdown settled, not as Windows would kill it.
+        if let Some(cap) = CAP.get() {
+            cap(since, limit);
+        }
         std::thread::sleep(crate::deadline::effective(limit).saturating_sub(since.elapsed()));
         hard_deadline();
     }
+}
+
+/// What cuts the shutdown's budget to a limit the system sets later (see
+/// [`Origin::Closing`]): installed by the shutdown once it has a budget.
+static CAP: OnceCell<fn(Instant, Duration)> = OnceCell::new();
+
+/// Installs `cap` (see [`CAP`]).
+pub(crate) fn on_cap(cap: fn(Instant, Duration)) {
+    let _ = CAP.set(cap);
 }
 
 /// The part of [`on_signal`] that may start the shutdown and owes its start

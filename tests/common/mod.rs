@@ -349,14 +349,15 @@ impl Running {
         }
     }
 
-    /// Waits for a stderr line containing `text`.
+    /// Waits for a stderr line containing `text`, and returns it.
     #[track_caller]
-    pub fn wait_stderr(&mut self, text: &str) {
-        if let Err(why) = self
+    pub fn wait_stderr(&mut self, text: &str) -> String {
+        match self
             .stderr
             .wait_for(self.deadline, &|seen: &str| seen.contains(text))
         {
-            self.fail(&format!("waiting for `{text}` on stderr: {why}"));
+            Ok(index) => self.stderr.seen[index].clone(),
+            Err(why) => self.fail(&format!("waiting for `{text}` on stderr: {why}")),
         }
     }
 

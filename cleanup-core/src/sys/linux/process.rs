@@ -3,8 +3,8 @@
 use std::process::Command;
 
 pub(crate) use crate::sys::unix::process::{
-    adopt, ended_child, group_of, has_ended, kill, own_group, parent, reap, wait_ended, DeathSignal,
-    PID_NAMESPACES,
+    adopt, ended_child, group_of, has_ended, kill, own_group, parent, reap, sent_as, wait_ended,
+    DeathSignal, PID_NAMESPACES,
 };
 #[cfg(test)]
 pub(crate) use crate::sys::unix::process::in_forked_child;

@@ -96,6 +96,11 @@ pub(crate) fn kill(target: i32, sig: i32) -> io::Result<bool> {
     }
 }
 
+/// What `target` gets when [`kill`] sends it `sig`: `sig` itself.
+pub(crate) fn sent_as(sig: i32) -> i32 {
+    sig
+}
+
 /// Whether our child `pid` has ended, leaving it unreaped.
 pub(crate) fn has_ended(pid: i32) -> bool {
     // SAFETY: waitid(2) on our own child with WNOWAIT (it stays a zombie),

@@ -7,15 +7,18 @@ use std::os::windows::io::AsRawHandle as _;
 use std::process::Command;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+use windows_sys::Wdk::System::Threading::{NtQueryInformationProcess, ProcessBasicInformation};
 use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, WAIT_OBJECT_0};
+use windows_sys::Win32::System::Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT};
+use windows_sys::Win32::System::Diagnostics::Debug::ReadProcessMemory;
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
     SetInformationJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{
-    OpenProcess, TerminateProcess, WaitForSingleObject, INFINITE, PROCESS_SYNCHRONIZE,
-    PROCESS_TERMINATE,
+    GetCurrentProcess, OpenProcess, TerminateProcess, WaitForSingleObject, INFINITE,
+    PROCESS_QUERY_INFORMATION, PROCESS_SYNCHRONIZE, PROCESS_TERMINATE, PROCESS_VM_READ,
 };
 
 /// No PID namespaces, no init's duties.
@@ -96,15 +99,85 @@ pub(crate) fn adopt(child: &std::process::Child) {
     }
 }
 
-/// Process groups cannot be asked about on Windows: 0, "none known".
+/// The console process group children share with this process: 0, as
+/// Windows gives no call that names a group. A child of ours is either in
+/// it or leads a group of its own ([`group_of`]).
 pub(crate) fn own_group() -> i32 {
     0
 }
 
-/// Process groups cannot be asked about on Windows: 0, "none known", so no
-/// child is taken for a group's leader.
-pub(crate) fn group_of(_pid: i32) -> i32 {
-    0
+/// Our child `pid`'s console process group: its own pid when it leads a
+/// group of its own (started with `CREATE_NEW_PROCESS_GROUP`), else 0, ours
+/// ([`own_group`]). Only such a child can be sent a console event alone
+/// ([`kill`]).
+///
+/// Windows has no call for this, so it is read where the console host and
+/// `kernelbase` keep it: the child's process parameters (`ProcessGroupId`,
+/// and bit 0 of `ConsoleFlags`, which `CreateProcess` sets for a new group
+/// before the child runs: it then ignores Ctrl-C). The evidence must be
+/// plain: a child taken for a leader that is not one would, sent
+/// Ctrl-Break, pass it to the whole console, this process included
+/// (microsoft/terminal#335), so anything unclear is "ours".
+pub(crate) fn group_of(pid: i32) -> i32 {
+    let Ok(Some(child)) = Process::open(pid, PROCESS_QUERY_INFORMATION | PROCESS_VM_READ) else {
+        return 0;
+    };
+    let (Some(theirs), Some(ours)) = (child.console_group(), Process::current().console_group())
+    else {
+        return 0;
+    };
+    if leads_its_group(pid as u32, theirs, ours) {
+        pid
+    } else {
+        0
+    }
+}
+
+/// What a process's parameters say of its console process group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ConsoleGroup {
+    /// `ProcessGroupId`, where the parameters are long enough to hold it
+    /// (Windows 8 and later); 0 where it is not filled in (Wine).
+    id: Option<u32>,
+    /// Bit 0 of `ConsoleFlags`: Ctrl-C is ignored, as in a new group.
+    ignores_ctrl_c: bool,
+}
+
+/// Whether the child `pid`, whose parameters say `theirs` while ours say
+/// `ours`, leads a console process group of its own.
+fn leads_its_group(pid: u32, theirs: ConsoleGroup, ours: ConsoleGroup) -> bool {
+    match theirs.id {
+        // Windows names the group: a leader's is its own pid.
+        Some(id) if id != 0 => id == pid,
+        // Not named: a new group is told by its Ctrl-C being ignored from
+        // the start, which it could not have from us unless we ignore it
+        // too (then nothing tells it apart).
+        _ => theirs.ignores_ctrl_c && !ours.ignores_ctrl_c,
+    }
+}
+
+/// Offsets in the 64-bit `RTL_USER_PROCESS_PARAMETERS` (as `winternl.h`
+/// and the console's own code lay it out) and `PEB`.
+mod layout {
+    /// `PEB::ProcessParameters`.
+    pub(super) const PEB_PARAMETERS: usize = 0x20;
+    /// `Length`: how much of the structure this system writes.
+    pub(super) const LENGTH: usize = 0x04;
+    /// `ConsoleFlags`.
+    pub(super) const CONSOLE_FLAGS: usize = 0x18;
+    /// `ProcessGroupId`.
+    pub(super) const PROCESS_GROUP_ID: usize = 0x408;
+}
+
+/// `PROCESS_BASIC_INFORMATION`, as `winternl.h` gives it.
+#[repr(C)]
+struct BasicInformation {
+    exit_status: i32,
+    peb: usize,
+    affinity_mask: usize,
+    base_priority: i32,
+    unique_process_id: usize,
+    inherited_from_unique_process_id: usize,
 }
 
 /// Not known on Windows (0).
@@ -130,9 +203,90 @@ impl Process {
         Ok(Some(Process(handle)))
     }
 
+    /// This process (a pseudo-handle, which needs no closing).
+    fn current() -> CurrentProcess {
+        CurrentProcess
+    }
+
     fn wait(&self, ms: u32) -> bool {
         // SAFETY: waits on a live process handle of ours.
         unsafe { WaitForSingleObject(self.0, ms) == WAIT_OBJECT_0 }
+    }
+}
+
+/// This process, for [`ConsoleGroup`] reads.
+struct CurrentProcess;
+
+/// A process whose memory can be read.
+trait Readable {
+    fn handle(&self) -> HANDLE;
+
+    /// `size_of::<T>()` bytes at `address` in the process, as a `T`.
+    fn read<T: Copy + Default>(&self, address: usize) -> Option<T> {
+        let mut value = T::default();
+        let mut read = 0usize;
+        // SAFETY: reads into a live, writable `T` of the size given; a bad
+        // address in the other process fails the call, nothing more.
+        let ok = unsafe {
+            ReadProcessMemory(
+                self.handle(),
+                address as *const std::ffi::c_void,
+                (&mut value as *mut T).cast(),
+                std::mem::size_of::<T>(),
+                &mut read,
+            )
+        };
+        (ok != 0 && read == std::mem::size_of::<T>()).then_some(value)
+    }
+
+    /// What its process parameters say of its console process group;
+    /// `None` where they cannot be read (an older or unknown layout).
+    fn console_group(&self) -> Option<ConsoleGroup> {
+        if cfg!(not(target_pointer_width = "64")) {
+            return None;
+        }
+        // SAFETY: an all-zero `BasicInformation` is valid (integers only).
+        let mut basic: BasicInformation = unsafe { std::mem::zeroed() };
+        let mut size = 0u32;
+        // SAFETY: fills a live `BasicInformation` of the size given, the
+        // layout the `ProcessBasicInformation` class writes.
+        let status = unsafe {
+            NtQueryInformationProcess(
+                self.handle(),
+                ProcessBasicInformation,
+                (&mut basic as *mut BasicInformation).cast(),
+                std::mem::size_of::<BasicInformation>() as u32,
+                &mut size,
+            )
+        };
+        if status < 0 || basic.peb == 0 {
+            return None;
+        }
+        let parameters: usize = self.read(basic.peb + layout::PEB_PARAMETERS)?;
+        if parameters == 0 {
+            return None;
+        }
+        let length: u32 = self.read(parameters + layout::LENGTH)?;
+        let flags: u32 = self.read(parameters + layout::CONSOLE_FLAGS)?;
+        let id = if length as usize >= layout::PROCESS_GROUP_ID + 4 {
+            Some(self.read::<u32>(parameters + layout::PROCESS_GROUP_ID)?)
+        } else {
+            None
+        };
+        Some(ConsoleGroup { id, ignores_ctrl_c: flags & 1 != 0 })
+    }
+}
+
+impl Readable for Process {
+    fn handle(&self) -> HANDLE {
+        self.0
+    }
+}
+
+impl Readable for CurrentProcess {
+    fn handle(&self) -> HANDLE {
+        // SAFETY: the current process's pseudo-handle; always valid.
+        unsafe { GetCurrentProcess() }
     }
 }
 
@@ -143,30 +297,66 @@ impl Drop for Process {
     }
 }
 
-/// Ends process `target` for `sig`: SIGKILL terminates it (exit code 1);
-/// `Ok(false)` if it is gone. Other signals cannot be sent to a process
-/// on Windows: an `Unsupported` error.
+/// Sends `sig` to `target`: a pid, or minus the pid of a child that leads
+/// its own console process group ([`group_of`]). `Ok(false)` if it has
+/// ended.
+///
+/// - SIGKILL terminates the process (exit code 1).
+/// - To a group, any other signal is Ctrl-Break (`CTRL_BREAK_EVENT`), the
+///   one console event Windows sends to a single group; a `cleanup`
+///   program takes it as an interrupt.
+/// - To a process that does not lead a group, nothing else can be sent
+///   alone (it would go to the whole console): an `Unsupported` error.
 pub(crate) fn kill(target: i32, sig: i32) -> io::Result<bool> {
-    if sig != super::signals::numbers::SIGKILL {
+    let pid = target.checked_abs().unwrap_or(0);
+    if sig == super::signals::numbers::SIGKILL {
+        let Some(process) = Process::open(pid, PROCESS_TERMINATE | PROCESS_SYNCHRONIZE)? else {
+            return Ok(false);
+        };
+        if process.wait(0) {
+            return Ok(false);
+        }
+        // SAFETY: terminates a process we hold a live handle to.
+        if unsafe { TerminateProcess(process.0, 1) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        return Ok(true);
+    }
+    if target >= 0 {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!(
-                "{} cannot be sent to a process on Windows: only SIGKILL (TerminateProcess)",
+                "{} cannot be sent to one process on Windows: only SIGKILL \
+                 (TerminateProcess), or Ctrl-Break to a child started in a process \
+                 group of its own (CREATE_NEW_PROCESS_GROUP)",
                 super::signals::name(sig).unwrap_or("this signal")
             ),
         ));
     }
-    let Some(process) = Process::open(target, PROCESS_TERMINATE | PROCESS_SYNCHRONIZE)? else {
+    // The leader's handle, held while the event is sent: its pid, the
+    // group's id, cannot be reused meanwhile.
+    let Some(leader) = Process::open(pid, PROCESS_SYNCHRONIZE)? else {
         return Ok(false);
     };
-    if process.wait(0) {
+    if leader.wait(0) {
         return Ok(false);
     }
-    // SAFETY: terminates a process we hold a live handle to.
-    if unsafe { TerminateProcess(process.0, 1) } == 0 {
+    // SAFETY: no pointers; `pid` names a group, whose leader we hold.
+    if unsafe { GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid as u32) } == 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(true)
+}
+
+/// What a console sends for `sig` when [`kill`] sends it to a group:
+/// Ctrl-Break, whatever the signal, except SIGKILL.
+pub(crate) fn sent_as(sig: i32) -> i32 {
+    use super::signals::numbers::{SIGBREAK, SIGKILL};
+    if sig == SIGKILL {
+        sig
+    } else {
+        SIGBREAK
+    }
 }
 
 /// Whether our child `pid` has ended.
@@ -192,3 +382,36 @@ pub(crate) fn ended_child() -> Option<i32> {
 
 /// Nothing to reap on Windows (a process's handle is its record).
 pub(crate) fn reap(_pid: i32) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(id: Option<u32>, ignores_ctrl_c: bool) -> ConsoleGroup {
+        ConsoleGroup { id, ignores_ctrl_c }
+    }
+
+    #[test]
+    fn a_named_group_leads_only_when_it_is_the_childs_own() {
+        let ours = group(Some(100), false);
+        assert!(leads_its_group(7, group(Some(7), true), ours));
+        assert!(!leads_its_group(7, group(Some(100), false), ours));
+        // Named, and not its own: never taken for a leader.
+        assert!(!leads_its_group(7, group(Some(55), true), ours));
+    }
+
+    #[test]
+    fn an_unnamed_group_is_told_by_ctrl_c_ignored_from_the_start() {
+        // Wine: no id; a new group ignores Ctrl-C, which ours does not.
+        assert!(leads_its_group(7, group(Some(0), true), group(Some(0), false)));
+        assert!(leads_its_group(7, group(None, true), group(None, false)));
+        assert!(!leads_its_group(7, group(Some(0), false), group(Some(0), false)));
+        // We ignore Ctrl-C too: nothing tells it apart, so it is ours.
+        assert!(!leads_its_group(7, group(Some(0), true), group(Some(0), true)));
+    }
+
+    #[test]
+    fn this_process_has_readable_parameters() {
+        assert!(Process::current().console_group().is_some());
+    }
+}
