@@ -2,8 +2,10 @@
 //! built for `x86_64-pc-windows-gnu` and run with `wine` (a prefix made by
 //! `.ci/wine/setup`).
 //!
-//! What Wine can deliver is delivered for real: Ctrl-C (a Linux SIGINT to
-//! the Wine process, which Wine turns into the console's `CTRL_C_EVENT`).
+//! What Wine can deliver is delivered for real: Ctrl-C, both as a console
+//! sends it (`tests/fixtures/console_harness.c` attaches to the program's
+//! console and generates `CTRL_C_EVENT` there) and as a Linux SIGINT to the
+//! Wine process, which Wine turns into the console's `CTRL_C_EVENT`.
 //! What it cannot (Ctrl-Break, a console's close, a logoff, a shutdown) is
 //! run by calling the handler routine the program registered, with the
 //! event's code, from a thread of the program, as Windows would; the
@@ -158,6 +160,99 @@ fn skip<T>(test: &str, why: &str) -> Option<T> {
     // Not `eprintln!`: the harness captures that and prints it only on failure.
     let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     None
+}
+
+/// `tests/fixtures/console_harness.c` built with MinGW (once), or why it
+/// cannot be.
+fn console_harness() -> Result<PathBuf, String> {
+    static BUILT: Mutex<Option<Result<PathBuf, String>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|err| err.into_inner());
+    built
+        .get_or_insert_with(|| {
+            let source =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/console_harness.c");
+            let exe = target_dir().join(TARGET).join("console_harness.exe");
+            std::fs::create_dir_all(exe.parent().expect("a parent"))
+                .map_err(|err| err.to_string())?;
+            let output = Command::new(LINKER)
+                .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+                .arg(&exe)
+                .arg(&source)
+                .output()
+                .map_err(|err| format!("no `{LINKER}`: {err}"))?;
+            if !output.status.success() {
+                panic!(
+                    "building the console harness failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            Ok(exe)
+        })
+        .clone()
+}
+
+/// The fixture `scenario` on a console of its own, under the console
+/// harness, which sends it Ctrl-C through that console each time the next
+/// of `lines` appears on its stdout.
+fn on_a_console(test: &str, lines: &[&str], scenario: &str) -> Option<Ended> {
+    let harness = match console_harness() {
+        Ok(harness) => harness,
+        Err(why) => return skip(test, &why),
+    };
+    let fixture = match fixture("dev") {
+        Ok(fixture) => fixture,
+        Err(why) => return skip(test, &why),
+    };
+    let mut spawn = Spawn::program("wine", &format!("wine console_harness ({test})"))
+        .env("WINEPREFIX", &prefix().to_string_lossy())
+        .env("WINEDEBUG", "-all")
+        .arg(harness);
+    for line in lines {
+        spawn = spawn.arg(line);
+    }
+    Some(spawn.arg("--").arg(fixture).arg(scenario).run())
+}
+
+/// Ctrl-C as a console sends it (`GenerateConsoleCtrlEvent` on the
+/// program's own console, from another process attached to it): the
+/// cleanups run in reverse order, and the exit code, read by a Windows
+/// parent in all its 32 bits, is `STATUS_CONTROL_C_EXIT`.
+#[test]
+fn ctrl_c_on_a_console_runs_the_cleanups_and_exits_with_status_control_c_exit() {
+    let test = "ctrl_c_on_a_console";
+    let Some(ended) = on_a_console(test, &["ready"], "order") else {
+        return;
+    };
+    ended
+        .assert_code(0)
+        .assert_once_in_order(&[
+            "ready",
+            "guard:b",
+            "guard:a",
+            "stack:main",
+            "finalizer:b",
+            "finalizer:a",
+            "exit code 0xC000013A",
+        ])
+        .assert_stderr_contains("shutdown: SIGINT received");
+}
+
+/// A second Ctrl-C on the console, while a guard hangs, ends the program at
+/// once: the finalizer after the guard never runs.
+#[test]
+fn a_second_ctrl_c_on_a_console_forces_the_exit() {
+    let Some(ended) = on_a_console(
+        "second_ctrl_c_on_a_console",
+        &["ready", "guard:hang"],
+        "force",
+    ) else {
+        return;
+    };
+    ended
+        .assert_code(0)
+        .assert_once_in_order(&["guard:hang", "exit code 0xC000013A"])
+        .assert_absent(&["finalizer:after"])
+        .assert_stderr_contains("second SIGINT, exiting now without cleanup");
 }
 
 /// A Linux path as a Windows program under Wine names it (drive Z: is /).
