@@ -9,6 +9,12 @@
 //!   plain `main`;
 //! - kill to exit: from `kill(SIGTERM)` to `waitpid` returning, for a program
 //!   with nothing to clean against one that dies by the default action;
+//! - peers: the same two figures for the same programs over ctrlc (its
+//!   `termination` feature; the handler exits with 143) and over
+//!   signal-hook (an iterator thread that re-raises with the default
+//!   action), as their users set them up, the four programs of a figure in
+//!   turns (bare, `#[graceful_main]`, ctrlc, signal-hook, each round starting
+//!   one further along), one table per figure against the plain program;
 //! - drain: 100 000 guards and finalizers run at shutdown, against calling as
 //!   many boxed closures in a loop;
 //! - the guardian (`#[graceful_main(guardian)]`): start-up against a plain
@@ -52,6 +58,8 @@ fn main() {
     report("kill to exit, #[graceful_main]", &graceful, Some(&bare));
     println!();
 
+    peers(trials, &program);
+
     let runs = (trials / 10).max(10);
     let mut drains = Vec::new();
     let mut baselines = Vec::new();
@@ -69,6 +77,77 @@ fn main() {
     println!();
 
     guardian(trials, &program);
+}
+
+/// The peers of start-up and kill to exit: each program's name after
+/// `hello_` and `wait_`, its name in the tables, and how it ends on SIGTERM.
+/// The plain program comes first: the tables compare the others with it.
+const PEERS: [(&str, &str, Ending); 4] = [
+    ("bare", "plain main", Ending::Signal),
+    ("graceful", "#[graceful_main]", Ending::Signal),
+    // ctrlc's handler is not told the signal and cannot end by it: it exits
+    // with 128 + SIGTERM (see programs/wait_ctrlc.rs).
+    ("ctrlc", "ctrlc (termination)", Ending::Code(143)),
+    ("signal_hook", "signal-hook (iterator)", Ending::Signal),
+];
+
+/// Start-up and kill to exit of the plain program, `#[graceful_main]`,
+/// ctrlc and signal-hook, the four in turns in the same run, as two tables.
+fn peers(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
+    println!(
+        "peers: {trials} trials each, the four in turns (each round starting one further along)\n"
+    );
+    let mut runs = PEERS.map(|(name, _, _)| {
+        let hello = program(&format!("hello_{name}"));
+        move || start_up(&hello)
+    });
+    let times = in_turns(trials, &mut runs);
+    report_peers(
+        "start-up (spawn to exit of an empty main)",
+        &times,
+        |samples, bare| {
+            format!(
+                "{:+.1} µs over bare",
+                (median(samples) - median(bare)) * 1e6
+            )
+        },
+    );
+
+    let mut runs = PEERS.map(|(name, _, ending)| {
+        let wait = program(&format!("wait_{name}"));
+        move || kill_to_end(&wait, ending)
+    });
+    let times = in_turns(trials, &mut runs);
+    report_peers(
+        "kill to exit (kill(SIGTERM) after `ready` to waitpid)",
+        &times,
+        |samples, bare| format!("×{:.2} the default action", median(samples) / median(bare)),
+    );
+}
+
+/// One table of [`peers`]: each program's median and p99 (the rows of
+/// `times` are in the order of [`PEERS`]), and `against(its samples, the
+/// plain program's)`.
+fn report_peers(title: &str, times: &[Vec<f64>], against: impl Fn(&[f64], &[f64]) -> String) {
+    println!("{title}");
+    println!(
+        "  {:<26} {:>10} {:>10}   against bare",
+        "program", "median", "p99"
+    );
+    let bare = &times[0];
+    for (index, ((_, name, _), samples)) in PEERS.iter().zip(times).enumerate() {
+        let versus = if index == 0 {
+            "—".to_string()
+        } else {
+            against(samples, bare)
+        };
+        println!(
+            "  {name:<26} {:>10} {:>10}   {versus}",
+            show(median(samples)),
+            show(percentile(samples, 0.99))
+        );
+    }
+    println!();
 }
 
 /// The three figures of the guardian.
@@ -331,6 +410,10 @@ fn build() -> PathBuf {
         "hello_graceful",
         "wait_bare",
         "wait_graceful",
+        "hello_ctrlc",
+        "hello_signal_hook",
+        "wait_ctrlc",
+        "wait_signal_hook",
         "drain",
         "hello_guardian",
         "guardian_kill",
@@ -367,6 +450,21 @@ fn alternate<A, B>(
     (first, second)
 }
 
+/// Runs each of `runs` once a round, `trials` rounds, each round starting
+/// one further along (so that none always goes first); the results of
+/// each, in the order of `runs`.
+fn in_turns<T>(trials: usize, runs: &mut [impl FnMut() -> T]) -> Vec<Vec<T>> {
+    let count = runs.len();
+    let mut results: Vec<Vec<T>> = (0..count).map(|_| Vec::with_capacity(trials)).collect();
+    for round in 0..trials {
+        for turn in 0..count {
+            let index = (round + turn) % count;
+            results[index].push(runs[index]());
+        }
+    }
+    results
+}
+
 /// Seconds from spawn to the end of a program that exits at once.
 fn start_up(program: &PathBuf) -> f64 {
     let started = Instant::now();
@@ -380,8 +478,22 @@ fn start_up(program: &PathBuf) -> f64 {
     elapsed.as_secs_f64()
 }
 
+/// How a waiting program ends on SIGTERM.
+#[derive(Clone, Copy)]
+enum Ending {
+    /// Killed by it: the default action, or the signal re-raised with it.
+    Signal,
+    /// `exit(code)`.
+    Code(i32),
+}
+
 /// Seconds from `kill(SIGTERM)` to `waitpid` returning.
 fn kill_to_exit(program: &PathBuf) -> f64 {
+    kill_to_end(program, Ending::Signal)
+}
+
+/// As [`kill_to_exit`], for a program that ends as `ending` says.
+fn kill_to_end(program: &PathBuf, ending: Ending) -> f64 {
     use std::os::unix::process::ExitStatusExt as _;
     let mut child = Command::new(program)
         .stdout(Stdio::piped())
@@ -399,12 +511,11 @@ fn kill_to_exit(program: &PathBuf) -> f64 {
     assert_eq!(result, 0, "kill failed");
     let status = child.wait().expect("wait for the program");
     let elapsed = started.elapsed();
-    assert_eq!(
-        status.signal(),
-        Some(libc::SIGTERM),
-        "{}: {status}",
-        program.display()
-    );
+    let ended = match ending {
+        Ending::Signal => status.signal() == Some(libc::SIGTERM),
+        Ending::Code(code) => status.code() == Some(code),
+    };
+    assert!(ended, "{}: {status}", program.display());
     elapsed.as_secs_f64()
 }
 
@@ -452,8 +563,12 @@ fn report_kib(what: &str, samples: &[f64], baseline: Option<&[f64]>) {
     );
 }
 
+/// Seconds as a duration, to a tenth of its unit.
+fn show(seconds: f64) -> String {
+    format!("{:.1?}", Duration::from_secs_f64(seconds))
+}
+
 fn report(what: &str, samples: &[f64], baseline: Option<&[f64]>) {
-    let show = |s: f64| format!("{:.1?}", Duration::from_secs_f64(s));
     let ratio = baseline.map_or(String::new(), |base| {
         format!(
             "   ×{:.2} the baseline's median",
