@@ -206,9 +206,9 @@ pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std
     let ticket = claimed.ticket();
     let result = match claimed.take_job() {
         None => Ok(()),
-        Some(job) if contain => catch_unwind(AssertUnwindSafe(job)),
+        Some(job) if contain => catch_unwind(AssertUnwindSafe(|| job.call())),
         Some(job) => {
-            job();
+            job.call();
             Ok(())
         }
     };
@@ -312,7 +312,7 @@ pub fn guard<F>(f: F) -> Guard
 where
     F: FnOnce() + Send + 'static,
 {
-    let ticket = arm(Kind::Guard, Location::caller(), Box::new(f));
+    let ticket = arm(Kind::Guard, Location::caller(), slots::Job::new(f));
     // After the arm: a runtime thread started now finds it at once.
     crate::runtime::ensure();
     Guard { ticket }
@@ -509,7 +509,7 @@ pub(crate) fn finalizer(
     durable: u64,
     f: impl FnOnce() + Send + 'static,
 ) -> Finalizer {
-    let ticket = arm(Kind::Finalizer, at, Box::new(f));
+    let ticket = arm(Kind::Finalizer, at, slots::Job::new(f));
     crate::runtime::ensure();
     Finalizer { ticket, durable }
 }

@@ -35,12 +35,92 @@
 //!   pays a compiler fence, the (once per process) closing side the barrier.
 
 use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::Location;
 
 use self::shim::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
 
-/// A cleanup's closure.
-pub(crate) type Job = Box<dyn FnOnce() + Send>;
+/// A cleanup's closure, kept in the slot itself when it fits in
+/// [`JOB_WORDS`] words (no allocation: the usual closure captures a few
+/// values or none), else boxed, and the box kept there.
+pub(crate) struct Job {
+    data: MaybeUninit<[usize; JOB_WORDS]>,
+    /// How to call or drop what `data` holds.
+    ops: &'static JobOps,
+}
+
+/// Room for a closure in the slot: three words, a `String` or a `PathBuf`
+/// or three references.
+const JOB_WORDS: usize = 3;
+
+struct JobOps {
+    /// Moves the closure out of the storage and calls it.
+    call: unsafe fn(*mut u8),
+    /// Drops the closure in the storage.
+    drop: unsafe fn(*mut u8),
+}
+
+/// The operations for storage that holds a `T`.
+struct Stored<T>(PhantomData<T>);
+
+impl<T: FnOnce()> Stored<T> {
+    const OPS: JobOps = JobOps {
+        // SAFETY (both): called once, by `Job`, on storage that holds a
+        // live `T` (see `Job::new`), which is not used again afterwards.
+        call: |data| unsafe { data.cast::<T>().read()() },
+        drop: |data| unsafe { data.cast::<T>().drop_in_place() },
+    };
+}
+
+impl Job {
+    /// Keeps `f` in place if it fits, else in a box (whose pointer fits).
+    #[inline]
+    pub(crate) fn new<F: FnOnce() + Send + 'static>(f: F) -> Job {
+        if Job::fits::<F>() {
+            Job::store(f)
+        } else {
+            Job::store(Box::new(f))
+        }
+    }
+
+    const fn fits<T>() -> bool {
+        std::mem::size_of::<T>() <= std::mem::size_of::<[usize; JOB_WORDS]>()
+            && std::mem::align_of::<T>() <= std::mem::align_of::<usize>()
+    }
+
+    #[inline]
+    fn store<T: FnOnce() + Send + 'static>(value: T) -> Job {
+        assert!(Job::fits::<T>(), "a job's storage holds it");
+        let mut data = MaybeUninit::<[usize; JOB_WORDS]>::uninit();
+        // SAFETY: the storage is large and aligned enough for a `T` (just
+        // checked); it is written once, and owned by the `Job` from here.
+        unsafe { data.as_mut_ptr().cast::<T>().write(value) };
+        Job {
+            data,
+            ops: &Stored::<T>::OPS,
+        }
+    }
+
+    /// Runs the closure (consuming it).
+    #[inline]
+    pub(crate) fn call(self) {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: the storage holds the live closure `ops` was made for;
+        // `this` is never dropped, so it is moved out exactly once.
+        unsafe { (this.ops.call)(this.data.as_mut_ptr().cast()) }
+    }
+}
+
+impl Drop for Job {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: an uncalled job holds its live closure; dropped once.
+        unsafe { (self.ops.drop)(self.data.as_mut_ptr().cast()) }
+    }
+}
+
+// SAFETY: a `Job` only ever holds an `F: Send` or a `Box` of one.
+unsafe impl Send for Job {}
 
 /// Slots per chunk: a chunk is allocated when a thread holds this many
 /// cleanups at once, and kept.
@@ -694,7 +774,7 @@ mod growth_tests {
         let lease = slots.lease();
         const HELD: usize = 20_000;
         let tickets: Vec<Ticket> = (0..HELD as u64)
-            .map(|seq| lease.arm(Kind::Guard, seq, Location::caller(), Box::new(|| {})))
+            .map(|seq| lease.arm(Kind::Guard, seq, Location::caller(), Job::new(|| {})))
             .collect();
         let rescans = RESCANS.with(std::cell::Cell::get);
         // Growing by a quarter of all the slots each time: about
@@ -709,5 +789,71 @@ mod growth_tests {
             }
         }
         lease.release();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod job_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A capture whose drops are counted through the `Arc`.
+    fn tracked() -> (Arc<()>, Arc<()>) {
+        let counter = Arc::new(());
+        (Arc::clone(&counter), counter)
+    }
+
+    #[test]
+    fn a_small_closure_is_kept_in_place_and_runs_once() {
+        let (capture, counter) = tracked();
+        let text = String::from("in place");
+        assert!(Job::fits::<(Arc<()>, usize)>());
+        let job = Job::new(move || {
+            assert_eq!(text.len(), 8);
+            drop(capture);
+        });
+        assert_eq!(Arc::strong_count(&counter), 2);
+        job.call();
+        assert_eq!(Arc::strong_count(&counter), 1, "its captures are gone once");
+    }
+
+    #[test]
+    fn a_large_closure_is_boxed_and_runs_once() {
+        let (capture, counter) = tracked();
+        let big = [7u64; 16];
+        assert!(!Job::fits::<[u64; 16]>());
+        let job = Job::new(move || {
+            assert_eq!(big.iter().sum::<u64>(), 112);
+            drop(capture);
+        });
+        job.call();
+        assert_eq!(Arc::strong_count(&counter), 1);
+    }
+
+    #[test]
+    fn a_job_dropped_unrun_drops_its_captures_once() {
+        for big in [false, true] {
+            let (capture, counter) = tracked();
+            let job = if big {
+                let pad = [0u8; 64];
+                Job::new(move || drop((capture, pad)))
+            } else {
+                Job::new(move || drop(capture))
+            };
+            drop(job);
+            assert_eq!(Arc::strong_count(&counter), 1, "big: {big}");
+        }
+    }
+
+    #[test]
+    fn a_job_that_panics_drops_its_captures_once() {
+        let (capture, counter) = tracked();
+        let job = Job::new(move || {
+            let _capture = capture;
+            panic!("inside the job");
+        });
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.call()));
+        assert!(result.is_err());
+        assert_eq!(Arc::strong_count(&counter), 1);
     }
 }

@@ -17,7 +17,7 @@ fn registry() -> &'static Slots {
 /// A closure that counts its runs.
 fn counting(runs: &Arc<AtomicUsize>) -> Job {
     let runs = Arc::clone(runs);
-    Box::new(move || {
+    Job::new(move || {
         runs.fetch_add(1, Ordering::SeqCst);
     })
 }
@@ -25,7 +25,7 @@ fn counting(runs: &Arc<AtomicUsize>) -> Job {
 /// What the registry's callers do with a claim: run it, then release.
 fn run(mut claimed: Claimed) {
     if let Some(job) = claimed.take_job() {
-        job();
+        job.call();
     }
 }
 
@@ -78,7 +78,7 @@ fn after_disarm_returns_the_closure_never_starts() {
         let started = Arc::new(AtomicUsize::new(0));
         let job: Job = {
             let (disarmed, started) = (Arc::clone(&disarmed), Arc::clone(&started));
-            Box::new(move || {
+            Job::new(move || {
                 assert_eq!(disarmed.load(Ordering::SeqCst), 0, "started after disarm");
                 started.fetch_add(1, Ordering::SeqCst);
             })
