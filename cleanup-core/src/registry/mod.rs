@@ -204,13 +204,11 @@ pub(crate) fn mine() -> Vec<Ticket> {
 #[inline]
 pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
     let ticket = claimed.ticket();
-    let result = match claimed.take_job() {
-        None => Ok(()),
-        Some(job) if contain => catch_unwind(AssertUnwindSafe(|| job.call())),
-        Some(job) => {
-            job.call();
-            Ok(())
-        }
+    let result = if contain {
+        catch_unwind(AssertUnwindSafe(|| claimed.call()))
+    } else {
+        claimed.call();
+        Ok(())
     };
     drop(claimed);
     give_back(&ticket);

@@ -35,7 +35,7 @@
 //!   pays a compiler fence, the (once per process) closing side the barrier.
 
 use std::marker::PhantomData;
-use std::mem::{ManuallyDrop, MaybeUninit};
+use std::mem::MaybeUninit;
 use std::panic::Location;
 
 use self::shim::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
@@ -60,6 +60,13 @@ struct JobOps {
     drop: unsafe fn(*mut u8),
 }
 
+/// The operations of storage that holds nothing (an empty slot's, or a job
+/// already called, dropped or forgotten).
+const NONE: JobOps = JobOps {
+    call: |_| {},
+    drop: |_| {},
+};
+
 /// The operations for storage that holds a `T`.
 struct Stored<T>(PhantomData<T>);
 
@@ -73,6 +80,12 @@ impl<T: FnOnce()> Stored<T> {
 }
 
 impl Job {
+    /// No closure.
+    const EMPTY: Job = Job {
+        data: MaybeUninit::uninit(),
+        ops: &NONE,
+    };
+
     /// Keeps `f` in place if it fits, else in a box (whose pointer fits).
     #[inline]
     pub(crate) fn new<F: FnOnce() + Send + 'static>(f: F) -> Job {
@@ -102,20 +115,42 @@ impl Job {
     }
 
     /// Runs the closure (consuming it).
+    #[cfg(test)]
+    pub(crate) fn call(mut self) {
+        self.call_in_place();
+    }
+
+    /// Runs the closure where it lies, once: from here on this holds
+    /// nothing, also if the closure panics (it was moved out first).
     #[inline]
-    pub(crate) fn call(self) {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: the storage holds the live closure `ops` was made for;
-        // `this` is never dropped, so it is moved out exactly once.
-        unsafe { (this.ops.call)(this.data.as_mut_ptr().cast()) }
+    fn call_in_place(&mut self) {
+        let ops = std::mem::replace(&mut self.ops, &NONE);
+        // SAFETY: the storage holds the live closure `ops` was made for, and
+        // `self.ops` no longer names it: it is moved out exactly once.
+        unsafe { (ops.call)(self.data.as_mut_ptr().cast()) }
+    }
+
+    /// Drops the closure where it lies, unrun; from here on this holds
+    /// nothing.
+    #[inline]
+    fn drop_in_place(&mut self) {
+        let ops = std::mem::replace(&mut self.ops, &NONE);
+        // SAFETY: as in `call_in_place`, dropped exactly once.
+        unsafe { (ops.drop)(self.data.as_mut_ptr().cast()) }
+    }
+
+    /// Lets the closure go, neither run nor dropped (the parent's, in the
+    /// child of a `fork`).
+    #[cfg(not(loom))]
+    fn forget(&mut self) {
+        self.ops = &NONE;
     }
 }
 
 impl Drop for Job {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: an uncalled job holds its live closure; dropped once.
-        unsafe { (self.ops.drop)(self.data.as_mut_ptr().cast()) }
+        self.drop_in_place();
     }
 }
 
@@ -178,7 +213,7 @@ pub(crate) struct Slot {
     claimer: AtomicUsize,
     /// Written by the owner while the slot is `EMPTY` and leased to it; taken
     /// by the winner of the claim. Nobody else touches it.
-    job: UnsafeCell<Option<Job>>,
+    job: UnsafeCell<Job>,
 }
 
 // SAFETY: `job` is only accessed by the thread that owns the slot's state at
@@ -196,7 +231,7 @@ impl Slot {
             at: AtomicPtr::new(std::ptr::null_mut()),
             owner: AtomicPtr::new(std::ptr::null_mut()),
             claimer: AtomicUsize::new(0),
-            job: UnsafeCell::new(None),
+            job: UnsafeCell::new(Job::EMPTY),
         }
     }
 
@@ -392,7 +427,7 @@ impl Slots {
                 if word & STATE != EMPTY {
                     // SAFETY: the only thread alive; the closure is the
                     // parent's, so it is leaked rather than run or dropped.
-                    unsafe { slot.job.with_mut(|job| std::mem::forget((*job).take())) };
+                    unsafe { slot.job.with_mut(|job| (*job).forget()) };
                     slot.word
                         .store(next_empty(generation(word)), Ordering::Release);
                 }
@@ -473,7 +508,7 @@ impl Lease {
         // SAFETY: the slot is EMPTY and was handed to this leaseholder alone
         // by `free_slot`: no other thread touches its job until the Release
         // store below publishes it as ARMED.
-        unsafe { slot.job.with_mut(|cell| *cell = Some(job)) };
+        unsafe { slot.job.with_mut(|cell| *cell = job) };
         slot.word
             .store(word(current, kind, ARMED), Ordering::Release);
         Ticket {
@@ -603,11 +638,11 @@ impl Ticket {
         let frame = 0u8;
         let mark = std::ptr::addr_of!(frame) as usize;
         self.slot.claimer.store(mark, Ordering::Relaxed);
-        // SAFETY: the claim above made this thread the slot's only user
-        // until `Claimed` releases it; the Acquire pairs with the arm's
-        // Release, so the job written before it is visible.
-        let job = unsafe { self.slot.job.with_mut(|cell| (*cell).take()) };
-        Some(Claimed { ticket: *self, job })
+        // The claim made this thread the slot's only user until `Claimed`
+        // releases it; the Acquire pairs with the arm's Release, so the job
+        // written before it is visible. It stays in the slot, and is run or
+        // dropped there.
+        Some(Claimed { ticket: *self })
     }
 
     /// Whether the cleanup is still claimed by someone (running, or being
@@ -642,7 +677,6 @@ impl Ticket {
 /// panics still counts as finished).
 pub(crate) struct Claimed {
     ticket: Ticket,
-    job: Option<Job>,
 }
 
 impl Claimed {
@@ -651,11 +685,14 @@ impl Claimed {
         self.ticket
     }
 
-    /// The closure, for the caller to run. The slot is released when `self`
-    /// is dropped, which the caller does once the closure has returned.
+    /// Runs the closure, where it lies in the slot (not copied out). The
+    /// slot is released when `self` is dropped, which the caller does once
+    /// the closure has returned.
     #[inline]
-    pub(crate) fn take_job(&mut self) -> Option<Job> {
-        self.job.take()
+    pub(crate) fn call(&mut self) {
+        // SAFETY: claimed: this thread is the slot's only user until the
+        // release in `drop` (see `Ticket::claim`).
+        unsafe { self.ticket.slot.job.with_mut(|job| (*job).call_in_place()) }
     }
 }
 
@@ -664,7 +701,8 @@ impl Drop for Claimed {
     fn drop(&mut self) {
         // An unrun closure (disarm, cancel) is dropped before the release, so
         // its captures are gone when the handle's call returns.
-        drop(self.job.take());
+        // SAFETY: as in `call`: still this thread's alone.
+        unsafe { self.ticket.slot.job.with_mut(|job| (*job).drop_in_place()) };
         self.ticket.slot.claimer.store(0, Ordering::Relaxed);
         self.ticket
             .slot
@@ -784,8 +822,8 @@ mod growth_tests {
         // Every slot is a distinct one, still armed.
         assert!(tickets.iter().all(Ticket::is_armed));
         for ticket in &tickets {
-            if let Some(mut claimed) = ticket.claim() {
-                drop(claimed.take_job());
+            if let Some(claimed) = ticket.claim() {
+                drop(claimed);
             }
         }
         lease.release();
