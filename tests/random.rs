@@ -1317,8 +1317,16 @@ fn fitting_cleanups_finish(
             continue;
         };
         let unfinished = life.ends.is_empty();
+        // A line that says a cleanup was abandoned is this one's only if it
+        // could have been abandoned before it ended: one whose call never
+        // returned has no known site, and would otherwise take another's
+        // line (a hung guard's) for its own although it finished in time.
+        let ended = life
+            .end()
+            .and_then(|end| record.time(end))
+            .unwrap_or(u64::MAX);
         let given_up = !unfinished
-            && abandoned_by(record, life, tag.finalizer, abandoned, u64::MAX)
+            && abandoned_by(record, life, tag.finalizer, abandoned, ended)
             && body.site.is_some();
         if body.hang || !(unfinished || given_up) {
             continue;
@@ -1965,6 +1973,46 @@ fn the_checker_wants_a_hung_cleanup_named_and_lets_it_be_overtaken() {
     assert!(
         kinds_with(&hung, Status::Code(0), Policy::Signal, &other).contains(&Kind::HungNotNamed)
     );
+}
+
+/// Seed 4287044491856 (CI, 2026-12-06): a guard made once the registry had
+/// closed (its `made` line never came, so its site is unknown) was run by
+/// the drain and finished in 36 ms; another guard hung and was abandoned
+/// 386 ms in. The abandoned line is not the finished guard's.
+#[test]
+fn the_checker_does_not_take_a_finished_cleanup_for_one_abandoned_later() {
+    let timed: String = ORDERLY
+        .lines()
+        .enumerate()
+        .map(|(i, line)| format!("{} {line}\n", 1_000_000 + i as u64 * 10))
+        .collect();
+    let mut context = Context {
+        status: ExitStatus::from_raw(0),
+        stderr: "shutdown: guard created at tests/fixtures/random_body.rs:0:0 hung, \
+                 abandoned after 386ms (it was already running when the shutdown began)",
+        policy: Policy::Signal,
+        timeout: Duration::from_secs(2),
+        bodies: BTreeMap::new(),
+        gone_us: None,
+        killed_by_test: false,
+    };
+    context.bodies.insert(
+        Tag {
+            finalizer: false,
+            id: 2,
+        },
+        Body {
+            slow_us: 10,
+            site: Some(1),
+            ..Body::PLAIN
+        },
+    );
+    let kinds: Vec<Kind> = check(&timed, &context)
+        .violations
+        .iter()
+        .map(|v| v.kind)
+        .collect();
+    assert!(!kinds.contains(&Kind::CutShort), "{kinds:?}");
 }
 
 #[test]
