@@ -1975,98 +1975,67 @@ fn the_checker_wants_a_hung_cleanup_named_and_lets_it_be_overtaken() {
     );
 }
 
+/// `record` with a time on each line: 1 s on, 10 µs apart.
+fn timed_10us(record: &str) -> String {
+    record
+        .lines()
+        .enumerate()
+        .map(|(i, line)| format!("{} {line}\n", 1_000_000 + i as u64 * 10))
+        .collect()
+}
+
+/// Whether the checker finds a cleanup cut short in `record`, under a 2 s
+/// timeout, with `stderr`, `g2` being made as `g2`.
+fn cut_short(record: &str, stderr: &str, g2: Body) -> bool {
+    let mut context = Context {
+        status: ExitStatus::from_raw(0),
+        stderr,
+        policy: Policy::Signal,
+        timeout: Duration::from_secs(2),
+        bodies: BTreeMap::new(),
+        gone_us: None,
+        killed_by_test: false,
+    };
+    let tag = Tag {
+        finalizer: false,
+        id: 2,
+    };
+    context.bodies.insert(tag, g2);
+    check(record, &context)
+        .violations
+        .iter()
+        .any(|v| v.kind == Kind::CutShort)
+}
+
 /// Seed 4287044491856 (CI, 2026-12-06): a guard made once the registry had
 /// closed (its `made` line never came, so its site is unknown) was run by
 /// the drain and finished in 36 ms; another guard hung and was abandoned
 /// 386 ms in. The abandoned line is not the finished guard's.
 #[test]
 fn the_checker_does_not_take_a_finished_cleanup_for_one_abandoned_later() {
-    let timed: String = ORDERLY
-        .lines()
-        .enumerate()
-        .map(|(i, line)| format!("{} {line}\n", 1_000_000 + i as u64 * 10))
-        .collect();
-    let mut context = Context {
-        status: ExitStatus::from_raw(0),
-        stderr: "shutdown: guard created at tests/fixtures/random_body.rs:0:0 hung, \
-                 abandoned after 386ms (it was already running when the shutdown began)",
-        policy: Policy::Signal,
-        timeout: Duration::from_secs(2),
-        bodies: BTreeMap::new(),
-        gone_us: None,
-        killed_by_test: false,
+    let stderr = "shutdown: guard created at tests/fixtures/random_body.rs:0:0 hung, \
+                  abandoned after 386ms (it was already running when the shutdown began)";
+    let g2 = Body {
+        slow_us: 10,
+        site: Some(1),
+        ..Body::PLAIN
     };
-    context.bodies.insert(
-        Tag {
-            finalizer: false,
-            id: 2,
-        },
-        Body {
-            slow_us: 10,
-            site: Some(1),
-            ..Body::PLAIN
-        },
-    );
-    let kinds: Vec<Kind> = check(&timed, &context)
-        .violations
-        .iter()
-        .map(|v| v.kind)
-        .collect();
-    assert!(!kinds.contains(&Kind::CutShort), "{kinds:?}");
+    assert!(!cut_short(&timed_10us(ORDERLY), stderr, g2));
 }
 
 #[test]
 fn the_checker_sees_a_slow_cleanup_cut_short_when_it_fitted() {
-    let timed = |record: &str| -> String {
-        record
-            .lines()
-            .enumerate()
-            .map(|(i, line)| format!("{} {line}\n", 1_000_000 + i as u64 * 10))
-            .collect()
-    };
-    let cut = timed(&ORDERLY.replace("start g2 t0\nend g2\n", "start g2 t0\n"));
-    let mut context = Context {
-        status: ExitStatus::from_raw(0),
-        stderr: "shutdown: guard created at tests/fixtures/random_body.rs:0:0 hung, \
-                 abandoned after 1ms",
-        policy: Policy::Signal,
-        timeout: Duration::from_secs(2),
-        bodies: BTreeMap::new(),
-        gone_us: None,
-        killed_by_test: false,
-    };
+    let cut = timed_10us(&ORDERLY.replace("start g2 t0\nend g2\n", "start g2 t0\n"));
+    let stderr = "shutdown: guard created at tests/fixtures/random_body.rs:0:0 hung, \
+                  abandoned after 1ms";
     let slow = |us| Body {
         slow_us: us,
         ..Body::PLAIN
     };
     // 10 ms of work, started right after the route: it fitted.
-    context.bodies.insert(
-        Tag {
-            finalizer: false,
-            id: 2,
-        },
-        slow(10_000),
-    );
-    let kinds: Vec<Kind> = check(&cut, &context)
-        .violations
-        .iter()
-        .map(|v| v.kind)
-        .collect();
-    assert!(kinds.contains(&Kind::CutShort), "{kinds:?}");
+    assert!(cut_short(&cut, stderr, slow(10_000)));
     // 3 s of work under a 2 s timeout: it did not.
-    context.bodies.insert(
-        Tag {
-            finalizer: false,
-            id: 2,
-        },
-        slow(3_000_000),
-    );
-    let kinds: Vec<Kind> = check(&cut, &context)
-        .violations
-        .iter()
-        .map(|v| v.kind)
-        .collect();
-    assert!(!kinds.contains(&Kind::CutShort), "{kinds:?}");
+    assert!(!cut_short(&cut, stderr, slow(3_000_000)));
 }
 
 #[test]

@@ -141,14 +141,19 @@ fn wine_with(profile: &str, test: &str, args: &[&str]) -> Option<Spawn> {
         Ok(path) => path,
         Err(why) => return skip(test, &why),
     };
-    let mut spawn = Spawn::program("wine", &format!("wine fixture_windows ({test})"))
-        .env("WINEPREFIX", &prefix().to_string_lossy())
-        .env("WINEDEBUG", "-all")
-        .arg(path);
+    let mut spawn = under_wine(&format!("fixture_windows ({test})")).arg(path);
     for arg in args {
         spawn = spawn.arg(arg);
     }
     Some(spawn)
+}
+
+/// `wine`, in the prefix, quiet: the program (`what`) comes as its first
+/// argument.
+fn under_wine(what: &str) -> Spawn {
+    Spawn::program("wine", &format!("wine {what}"))
+        .env("WINEPREFIX", &prefix().to_string_lossy())
+        .env("WINEDEBUG", "-all")
 }
 
 fn skip<T>(test: &str, why: &str) -> Option<T> {
@@ -203,10 +208,7 @@ fn on_a_console(test: &str, lines: &[&str], scenario: &str) -> Option<Ended> {
         Ok(fixture) => fixture,
         Err(why) => return skip(test, &why),
     };
-    let mut spawn = Spawn::program("wine", &format!("wine console_harness ({test})"))
-        .env("WINEPREFIX", &prefix().to_string_lossy())
-        .env("WINEDEBUG", "-all")
-        .arg(harness);
+    let mut spawn = under_wine(&format!("console_harness ({test})")).arg(harness);
     for line in lines {
         spawn = spawn.arg(line);
     }

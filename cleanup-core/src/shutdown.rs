@@ -202,6 +202,8 @@ pub(crate) fn configure(config: Config) {
     let mut machine = lock(&MACHINE);
     machine.config = config;
     machine.installed = true;
+    // A limit the system sets later cuts the budget (see `cap`).
+    crate::signals::on_cap(cap);
 }
 
 #[cfg(feature = "tokio")]
@@ -260,7 +262,6 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     };
     let budget = Budget::new(from.min(now), crate::deadline::timeout());
     machine.budget = Some(budget);
-    crate::signals::on_cap(cap);
     // Whoever was to end the process, it is gone by the hard deadline.
     crate::exit_status::set_deadline_ending(machine.ending(true));
     crate::signals::arm_deadline(budget.hard());
@@ -278,10 +279,10 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
         as_term,
         failed,
     } = crate::children::forward(forward);
+    // What they get: the signal itself, or on Windows the Ctrl-Break that
+    // stands for it.
+    let sent = crate::sys::process::sent_as(forward);
     if forwarded > 0 {
-        // What they get: the signal itself, or on Windows the Ctrl-Break
-        // that stands for it.
-        let sent = crate::sys::process::sent_as(forward);
         log::event(
             Level::Info,
             Fields::new().signal(sent).children(forwarded),
@@ -295,12 +296,10 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     for (pid, err) in failed {
         log::event(
             Level::Warn,
-            Fields::new()
-                .signal(crate::sys::process::sent_as(forward))
-                .pid(pid),
+            Fields::new().signal(sent).pid(pid),
             format_args!(
                 "could not send {} to child {pid}: {err}; it is waited for within the budget, then killed",
-                SignalName(crate::sys::process::sent_as(forward)),
+                SignalName(sent),
             ),
         );
     }
@@ -960,10 +959,9 @@ pub(crate) fn watch() -> ! {
     loop {
         let now = Instant::now();
         let timeout = crate::deadline::timeout();
-        let budget = *machine.budget.get_or_insert_with(|| {
-            crate::signals::on_cap(cap);
-            Budget::new(now, timeout)
-        });
+        let budget = *machine
+            .budget
+            .get_or_insert_with(|| Budget::new(now, timeout));
         crate::exit_status::set_deadline_ending(machine.ending(true));
         if !armed {
             armed = true;

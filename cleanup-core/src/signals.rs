@@ -334,7 +334,7 @@ fn on_signal(sig: i32, origin: Origin) {
 }
 
 /// What cuts the shutdown's budget to a limit the system sets later (see
-/// [`Origin::Closing`]): installed by the shutdown once it has a budget.
+/// [`Origin::Closing`]): installed by the shutdown at set-up.
 static CAP: OnceCell<fn(Instant, Duration)> = OnceCell::new();
 
 /// Installs `cap` (see [`CAP`]).

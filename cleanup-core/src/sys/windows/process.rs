@@ -122,7 +122,7 @@ pub(crate) fn group_of(pid: i32) -> i32 {
     let Ok(Some(child)) = Process::open(pid, PROCESS_QUERY_INFORMATION | PROCESS_VM_READ) else {
         return 0;
     };
-    let (Some(theirs), Some(ours)) = (child.console_group(), Process::current().console_group())
+    let (Some(theirs), Some(ours)) = (console_group(child.0), console_group(current_process()))
     else {
         return 0;
     };
@@ -203,91 +203,76 @@ impl Process {
         Ok(Some(Process(handle)))
     }
 
-    /// This process (a pseudo-handle, which needs no closing).
-    fn current() -> CurrentProcess {
-        CurrentProcess
-    }
-
     fn wait(&self, ms: u32) -> bool {
         // SAFETY: waits on a live process handle of ours.
         unsafe { WaitForSingleObject(self.0, ms) == WAIT_OBJECT_0 }
     }
 }
 
-/// This process, for [`ConsoleGroup`] reads.
-struct CurrentProcess;
-
-/// A process whose memory can be read.
-trait Readable {
-    fn handle(&self) -> HANDLE;
-
-    /// `size_of::<T>()` bytes at `address` in the process, as a `T`.
-    fn read<T: Copy + Default>(&self, address: usize) -> Option<T> {
-        let mut value = T::default();
-        let mut read = 0usize;
-        // SAFETY: reads into a live, writable `T` of the size given; a bad
-        // address in the other process fails the call, nothing more.
-        let ok = unsafe {
-            ReadProcessMemory(
-                self.handle(),
-                address as *const std::ffi::c_void,
-                (&mut value as *mut T).cast(),
-                std::mem::size_of::<T>(),
-                &mut read,
-            )
-        };
-        (ok != 0 && read == std::mem::size_of::<T>()).then_some(value)
-    }
-
-    /// What its process parameters say of its console process group;
-    /// `None` where they cannot be read (an older or unknown layout).
-    fn console_group(&self) -> Option<ConsoleGroup> {
-        if cfg!(not(target_pointer_width = "64")) {
-            return None;
-        }
-        // SAFETY: an all-zero `BasicInformation` is valid (integers only).
-        let mut basic: BasicInformation = unsafe { std::mem::zeroed() };
-        let mut size = 0u32;
-        // SAFETY: fills a live `BasicInformation` of the size given, the
-        // layout the `ProcessBasicInformation` class writes.
-        let status = unsafe {
-            NtQueryInformationProcess(
-                self.handle(),
-                ProcessBasicInformation,
-                (&mut basic as *mut BasicInformation).cast(),
-                std::mem::size_of::<BasicInformation>() as u32,
-                &mut size,
-            )
-        };
-        if status < 0 || basic.peb == 0 {
-            return None;
-        }
-        let parameters: usize = self.read(basic.peb + layout::PEB_PARAMETERS)?;
-        if parameters == 0 {
-            return None;
-        }
-        let length: u32 = self.read(parameters + layout::LENGTH)?;
-        let flags: u32 = self.read(parameters + layout::CONSOLE_FLAGS)?;
-        let id = if length as usize >= layout::PROCESS_GROUP_ID + 4 {
-            Some(self.read::<u32>(parameters + layout::PROCESS_GROUP_ID)?)
-        } else {
-            None
-        };
-        Some(ConsoleGroup { id, ignores_ctrl_c: flags & 1 != 0 })
-    }
+/// `size_of::<T>()` bytes at `address` in `process`, as a `T`.
+fn read<T: Copy + Default>(process: HANDLE, address: usize) -> Option<T> {
+    let mut value = T::default();
+    let mut read = 0usize;
+    // SAFETY: reads into a live, writable `T` of the size given; a bad
+    // address in the other process fails the call, nothing more.
+    let ok = unsafe {
+        ReadProcessMemory(
+            process,
+            address as *const std::ffi::c_void,
+            (&mut value as *mut T).cast(),
+            std::mem::size_of::<T>(),
+            &mut read,
+        )
+    };
+    (ok != 0 && read == std::mem::size_of::<T>()).then_some(value)
 }
 
-impl Readable for Process {
-    fn handle(&self) -> HANDLE {
-        self.0
-    }
+/// The address of `process`'s PEB, where it can be asked.
+fn peb(process: HANDLE) -> Option<usize> {
+    // SAFETY: an all-zero `BasicInformation` is valid (integers only).
+    let mut basic: BasicInformation = unsafe { std::mem::zeroed() };
+    let mut size = 0u32;
+    // SAFETY: fills a live `BasicInformation` of the size given, the
+    // layout the `ProcessBasicInformation` class writes.
+    let status = unsafe {
+        NtQueryInformationProcess(
+            process,
+            ProcessBasicInformation,
+            (&mut basic as *mut BasicInformation).cast(),
+            std::mem::size_of::<BasicInformation>() as u32,
+            &mut size,
+        )
+    };
+    (status >= 0 && basic.peb != 0).then_some(basic.peb)
 }
 
-impl Readable for CurrentProcess {
-    fn handle(&self) -> HANDLE {
-        // SAFETY: the current process's pseudo-handle; always valid.
-        unsafe { GetCurrentProcess() }
+/// This process's pseudo-handle (never closed).
+fn current_process() -> HANDLE {
+    // SAFETY: no arguments; the pseudo-handle is always valid.
+    unsafe { GetCurrentProcess() }
+}
+
+/// What `process`'s parameters say of its console process group; `None`
+/// where they cannot be read (an older or unknown layout).
+fn console_group(process: HANDLE) -> Option<ConsoleGroup> {
+    if cfg!(not(target_pointer_width = "64")) {
+        return None;
     }
+    let parameters: usize = read(process, peb(process)? + layout::PEB_PARAMETERS)?;
+    if parameters == 0 {
+        return None;
+    }
+    let length: u32 = read(process, parameters + layout::LENGTH)?;
+    let flags: u32 = read(process, parameters + layout::CONSOLE_FLAGS)?;
+    let id = if length as usize >= layout::PROCESS_GROUP_ID + 4 {
+        Some(read::<u32>(process, parameters + layout::PROCESS_GROUP_ID)?)
+    } else {
+        None
+    };
+    Some(ConsoleGroup {
+        id,
+        ignores_ctrl_c: flags & 1 != 0,
+    })
 }
 
 impl Drop for Process {
@@ -412,6 +397,6 @@ mod tests {
 
     #[test]
     fn this_process_has_readable_parameters() {
-        assert!(Process::current().console_group().is_some());
+        assert!(console_group(current_process()).is_some());
     }
 }
