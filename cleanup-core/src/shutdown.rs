@@ -37,13 +37,13 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::deadline::Budget;
+use crate::deadline::{Budget, Stamp};
 use crate::exit_status::{Ending, Facts, Seen};
 use crate::log::{self, Count, Fields, Left, Level, Secs, SignalName};
 use crate::registry::{self, Claimed, Found, Kind, Name, State, Ticket};
 use crate::state::{self, ExitReason};
 use crate::sync::lock;
-use batch::{armed, Batch, Next};
+use batch::{Batch, Next};
 
 /// How often the runtime thread says what it is still waiting for.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -101,7 +101,7 @@ struct Machine {
     after_batch: usize,
     /// When the runtime thread will next look: an executor starting a
     /// cleanup due earlier wakes it (one notify, not one per cleanup).
-    watch_at: Option<Instant>,
+    watch_at: Option<Stamp>,
     /// Only this executor may take the next cleanup; an abandoned one stops.
     executor: u64,
     guards_ran: usize,
@@ -119,11 +119,11 @@ struct Running {
     name: Name,
     /// When the cleanup started (for a guard running by its own drop: when
     /// that drop began, or, if before the shutdown, the shutdown's start).
-    started: Instant,
+    started: Stamp,
     /// The guard's drop began before the shutdown did: `started` is a
     /// lower bound.
     started_before: bool,
-    until: Instant,
+    until: Stamp,
     /// Waiting for a guard that another thread runs, not running one.
     elsewhere: bool,
 }
@@ -137,16 +137,16 @@ impl Running {
         Running {
             ticket: found.ticket,
             name: Name::of(found),
-            started: since.unwrap_or(shutdown_began),
+            started: Stamp::of(since.unwrap_or(shutdown_began)),
             started_before: since.is_none(),
-            until,
+            until: Stamp::of(until),
             elsewhere: true,
         }
     }
 
     /// `… hung, abandoned after 2.4s`, a warning.
     fn say_hung(&self, now: Instant) {
-        let ran = now.saturating_duration_since(self.started);
+        let ran = now.saturating_duration_since(self.started.instant());
         log::event(
             Level::Warn,
             self.name.fields().elapsed(ran),
@@ -441,7 +441,7 @@ pub(crate) fn clean_up_here(reason: ExitReason, code: i32) -> Option<Ending> {
         }
         begin_cleaning(&mut machine)
     };
-    if !registry::scan().is_empty() {
+    if registry::any() {
         // Someone must be able to abandon a cleanup that hangs. (With
         // nothing to run, no thread: the signal's timer keeps the deadline.)
         crate::runtime::ensure();
@@ -554,23 +554,27 @@ enum Step {
 /// while one of its cleanups hung (`false`).
 fn execute(id: u64) -> bool {
     let outer = EXECUTOR.with(|executor| executor.replace(Some(id)));
+    // Held from one cleanup's end to the next one's start: one lock per
+    // cleanup.
+    let mut machine = lock(&MACHINE);
     let done = loop {
-        let step = {
-            let mut machine = lock(&MACHINE);
-            if machine.executor != id {
-                break false;
-            }
-            next_step(&mut machine)
-        };
+        if machine.executor != id {
+            break false;
+        }
+        let step = next_step(&mut machine);
+        drop(machine);
         match step {
             Step::Done => break true,
-            Step::Wait => std::thread::sleep(POLL),
+            Step::Wait => {
+                std::thread::sleep(POLL);
+                machine = lock(&MACHINE);
+            }
             Step::Run(claimed, kind, name) => {
                 let result = match kind {
                     Kind::Guard => registry::run(claimed, true),
                     Kind::Finalizer => registry::run_finalizer(claimed),
                 };
-                let mut machine = lock(&MACHINE);
+                machine = lock(&MACHINE);
                 if machine.executor != id {
                     // Abandoned meanwhile: the watchdog ended its turn.
                     break false;
@@ -633,27 +637,28 @@ impl Running {
 ///    none is left.
 fn next_step(machine: &mut Machine) -> Step {
     loop {
-        while let Some(found) = take_next(machine) {
+        while let Some(entry) = take_next(machine) {
+            let kind = machine.batch.kind;
             // A guard running by its own drop right now goes first: look
             // again (the scan finds it, and waits for it within its share).
-            if found.kind == Kind::Finalizer && !registry::finalizers_turn(&machine.settled) {
+            if kind == Kind::Finalizer && !registry::finalizers_turn(&machine.settled) {
                 machine.batch.clear();
                 return Step::Wait;
             }
-            let Some(claimed) = found.ticket.claim() else {
-                if found.kind == Kind::Finalizer {
+            let Some(claimed) = entry.ticket.claim() else {
+                if kind == Kind::Finalizer {
                     registry::finalizer_done();
                 }
                 continue; // its handle took it first
             };
-            let now = Instant::now();
+            let now = Stamp::now();
             let after = machine.batch.waiting() + machine.after_batch;
             let until = machine
                 .budget
-                .map_or(now, |budget| budget.cleanup_until(now, after));
-            let name = Name::of(&found);
+                .map_or(now, |budget| budget.cleanup_until_stamp(now, after));
+            let name = Name(kind, entry.ticket.location());
             machine.running = Some(Running {
-                ticket: found.ticket,
+                ticket: entry.ticket,
                 name,
                 started: now,
                 started_before: false,
@@ -663,40 +668,48 @@ fn next_step(machine: &mut Machine) -> Step {
             if machine.watch_at.is_some_and(|at| until < at) {
                 WATCH.notify_all();
             }
-            return Step::Run(claimed, found.kind, name);
+            return Step::Run(claimed, kind, name);
         }
-        let found = registry::scan();
-        let (guards, finalizers) = armed(&found, machine.late_cut);
-        let now = Instant::now();
-        if !guards.is_empty() && (machine.closed || !machine.first_pass) {
-            machine.first_pass = true;
-            machine.after_batch = finalizers.len();
-            let early_after = finalizers.early.len();
-            machine.batch = Batch::new(guards, early_after, machine.budget, now);
-            continue;
-        }
-        machine.first_pass = true;
-        if !machine.closed {
+        if machine.first_pass && !machine.closed {
             // The guards there when the drain began have had their turn.
             // From now on a thread outside the cleanups that makes one is
             // parked in that call; the scans after this see every other.
             machine.closed = true;
             registry::close();
+        }
+        let registry::Sweep {
+            guards,
+            finalizers,
+            finalizers_armed,
+            finalizers_early,
+            claimed,
+        } = registry::sweep(machine.late_cut, machine.batch.take_list());
+        let now = Instant::now();
+        if !guards.is_empty() && (machine.closed || !machine.first_pass) {
+            machine.first_pass = true;
+            machine.after_batch = finalizers_armed;
+            let early_after = finalizers_early;
+            machine.batch = Batch::new(Kind::Guard, guards, early_after, machine.budget, now);
+            continue;
+        }
+        machine.first_pass = true;
+        if !machine.closed {
+            // The first scan found no guard: close now (as above).
+            registry::close();
             continue;
         }
         // Guards running on their own threads finish before any finalizer.
-        let elsewhere: Vec<&Found> = found
+        let elsewhere: Vec<&Found> = claimed
             .iter()
-            .filter(|found| found.state == State::Claimed)
             .filter(|found| !machine.settled.contains(&found.ticket))
             .collect();
         if let Some(found) = elsewhere.iter().find(|found| found.kind == Kind::Guard) {
-            wait_for(machine, found, finalizers.len());
+            wait_for(machine, found, finalizers_armed);
             return Step::Wait;
         }
         if !finalizers.is_empty() {
             machine.after_batch = 0;
-            machine.batch = Batch::new(finalizers, 0, machine.budget, now);
+            machine.batch = Batch::new(Kind::Finalizer, finalizers, 0, machine.budget, now);
             continue;
         }
         // A finalizer being cancelled: its closure is being dropped.
@@ -710,10 +723,10 @@ fn next_step(machine: &mut Machine) -> Step {
 }
 
 /// The next cleanup of the batch; once the late ones are cut, says so.
-fn take_next(machine: &mut Machine) -> Option<Found> {
+fn take_next(machine: &mut Machine) -> Option<registry::Entry> {
     loop {
         match machine.batch.next(Instant::now) {
-            Next::Run(found) => return Some(found),
+            Next::Run(entry) => return Some(entry),
             Next::Empty => return None,
             Next::CutLate(count) => {
                 machine.late_cut = true;
@@ -747,7 +760,7 @@ fn wait_for(machine: &mut Machine, found: &Found, after: usize) {
     // Its share counts from now, but the log says how long it really ran.
     let shutdown_began = machine.budget.map_or(now, |budget| budget.start);
     machine.running = Some(Running::elsewhere(found, shutdown_began, until));
-    if machine.watch_at.is_some_and(|at| until < at) {
+    if machine.watch_at.is_some_and(|at| Stamp::of(until) < at) {
         WATCH.notify_all();
     }
 }
@@ -772,7 +785,7 @@ pub(crate) fn cap(since: Instant, limit: Duration) {
     let now = Instant::now();
     let after = machine.batch.waiting() + machine.after_batch;
     if let Some(running) = machine.running.as_mut() {
-        running.until = running.until.min(capped.cleanup_until(now, after));
+        running.until = running.until.min(Stamp::of(capped.cleanup_until(now, after)));
     }
     log::event(
         Level::Warn,
@@ -1045,7 +1058,8 @@ pub(crate) fn watch() -> ! {
             Phase::Draining => wake_at = wake_at.min(body_until(&machine, &budget)),
             Phase::Cleaning => {
                 if let Some(running) = machine.running.as_ref() {
-                    if now >= running.until {
+                    let until = running.until.instant();
+                    if now >= until {
                         running.say_hung(now);
                         let (ticket, elsewhere) = (running.ticket, running.elsewhere);
                         if !elsewhere && running.name.0 == Kind::Finalizer {
@@ -1066,7 +1080,7 @@ pub(crate) fn watch() -> ! {
                         }
                         continue;
                     }
-                    wake_at = wake_at.min(running.until);
+                    wake_at = wake_at.min(until);
                 }
             }
             Phase::Running | Phase::Exiting => {}
@@ -1078,7 +1092,7 @@ pub(crate) fn watch() -> ! {
             announce_late(&mut machine);
             report(&machine, budget.left(now));
         }
-        machine.watch_at = Some(wake_at);
+        machine.watch_at = Some(Stamp::of(wake_at));
         machine = WATCH
             .wait_timeout(machine, wake_at.saturating_duration_since(now))
             .unwrap_or_else(PoisonError::into_inner)

@@ -20,7 +20,7 @@ use crate::sync::lock;
 use std::time::{Duration, Instant};
 
 pub use owned::{owned_guard, Held, OwnedGuard};
-pub(crate) use slots::{Claimed, Found, Kind, State, Ticket};
+pub(crate) use slots::{Armed, Claimed, Entry, Found, Kind, State, Sweep, Ticket};
 use slots::{Lease, Slots};
 
 static REGISTRY: Slots = Slots::new();
@@ -39,6 +39,9 @@ static DROPPED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 /// finalizer runs and a finalizer never starts while such a guard runs.
 static TURNS: Mutex<Vec<(Ticket, Instant)>> = Mutex::new(Vec::new());
 static FINALIZER_RUNNING: AtomicBool = AtomicBool::new(false);
+/// How many entries `TURNS` has: the drain reads this, not the lock, before
+/// each finalizer (none, nearly always).
+static TURNS_TAKEN: AtomicUsize = AtomicUsize::new(0);
 static PANICKED_DURING_SHUTDOWN: AtomicUsize = AtomicUsize::new(0);
 
 // What this thread holds of the registry. Plain `const` thread-locals
@@ -93,17 +96,6 @@ fn new_lease() -> Lease {
 /// shutdown had begun (see [`made_during_shutdown`]).
 const LATE_SHIFT: u32 = 63;
 
-/// Where `found` stands in creation order: the larger, the newer.
-pub(crate) fn creation_order(found: &Found) -> u64 {
-    found.seq & !(1 << LATE_SHIFT)
-}
-
-/// Whether `found` was made once the shutdown had begun: the drain runs
-/// these (newest first, as any) only while the time left still covers the
-/// cleanups that existed before, which always run.
-pub(crate) fn made_during_shutdown(found: &Found) -> bool {
-    found.seq >> LATE_SHIFT == 1
-}
 
 #[inline]
 fn next_seq() -> u64 {
@@ -183,14 +175,14 @@ fn wait_released(ticket: &Ticket) {
 /// Whether this thread is running a cleanup (its own drop, or the drain's).
 /// A scan: for the rare paths (an `exit`, a registration after the close).
 pub(crate) fn in_cleanup() -> bool {
-    REGISTRY.scan().iter().any(|found| found.mine)
+    REGISTRY.claimed().iter().any(|found| found.mine)
 }
 
 /// The cleanups this thread is running (nested: a cleanup may drop a guard
 /// of its own): those an `exit` from inside them ends.
 pub(crate) fn mine() -> Vec<Ticket> {
     REGISTRY
-        .scan()
+        .claimed()
         .into_iter()
         .filter(|found| found.mine)
         .map(|found| found.ticket)
@@ -375,11 +367,14 @@ impl GuardsTurn {
         let since = Instant::now();
         loop {
             lock(&TURNS).push((ticket, since));
+            // The Dekker pair with `finalizers_turn`: each side stores, then
+            // loads the other's word, both SeqCst: one of them sees the other.
+            TURNS_TAKEN.fetch_add(1, Ordering::SeqCst);
             let inside = IN_FINALIZER.with(Cell::get);
             if inside || !FINALIZER_RUNNING.load(Ordering::SeqCst) {
                 return GuardsTurn(ticket);
             }
-            lock(&TURNS).retain(|turn| turn.0 != ticket);
+            GuardsTurn::give_back(ticket);
             while FINALIZER_RUNNING.load(Ordering::SeqCst) {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(1));
@@ -388,9 +383,16 @@ impl GuardsTurn {
     }
 }
 
+impl GuardsTurn {
+    fn give_back(ticket: Ticket) {
+        lock(&TURNS).retain(|turn| turn.0 != ticket);
+        TURNS_TAKEN.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Drop for GuardsTurn {
     fn drop(&mut self) {
-        lock(&TURNS).retain(|turn| turn.0 != self.0);
+        GuardsTurn::give_back(self.0);
     }
 }
 
@@ -408,7 +410,8 @@ pub(crate) fn dropping_since(ticket: Ticket) -> Option<Instant> {
 /// while such a guard runs, but for those given up on (`settled`: hung).
 pub(crate) fn finalizers_turn(settled: &[Ticket]) -> bool {
     FINALIZER_RUNNING.store(true, Ordering::SeqCst);
-    let busy = lock(&TURNS).iter().any(|turn| !settled.contains(&turn.0));
+    let busy = TURNS_TAKEN.load(Ordering::SeqCst) > 0
+        && lock(&TURNS).iter().any(|turn| !settled.contains(&turn.0));
     if busy {
         FINALIZER_RUNNING.store(false, Ordering::SeqCst);
     }
@@ -430,7 +433,9 @@ pub(crate) fn run_finalizer(claimed: Claimed) -> Result<(), Box<dyn std::any::An
 
 /// The finalizer the drain ran (or abandoned) is over.
 pub(crate) fn finalizer_done() {
-    FINALIZER_RUNNING.store(false, Ordering::SeqCst);
+    // Not half of a Dekker pair: a guard waiting for this only loops until
+    // it sees it, then takes its turn again.
+    FINALIZER_RUNNING.store(false, Ordering::Release);
 }
 
 impl Guard {
@@ -539,6 +544,25 @@ impl fmt::Debug for Finalizer {
 /// Every cleanup armed or running right now.
 pub(crate) fn scan() -> Vec<Found> {
     REGISTRY.scan()
+}
+
+/// Whether any cleanup is armed or claimed.
+pub(crate) fn any() -> bool {
+    REGISTRY.any()
+}
+
+/// The drain's scan: the armed cleanups by kind, made before the shutdown
+/// and during it (those made during it left out with `cut`), and the
+/// claimed ones. Those made during it (their creation number has the late
+/// bit) the drain runs, newest first as any, only while the time left still
+/// covers the cleanups that existed before, which always run.
+pub(crate) fn sweep(cut: bool, spare: Vec<Entry>) -> Sweep {
+    REGISTRY.sweep(|seq| seq >> LATE_SHIFT == 1, cut, spare)
+}
+
+/// Where `entry` stands in creation order: the larger, the newer.
+pub(crate) fn creation_order(entry: &Entry) -> u64 {
+    entry.seq & !(1 << LATE_SHIFT)
 }
 
 /// No cleanup made from now on outside a cleanup is accepted (see [`arm`]:

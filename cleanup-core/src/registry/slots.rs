@@ -388,7 +388,6 @@ impl Slots {
                         generation: generation(word),
                     },
                     kind: kind(word),
-                    seq: slot.seq.load(Ordering::Relaxed),
                     at: slot.location(),
                     state,
                     mine: state == State::Claimed
@@ -398,6 +397,107 @@ impl Slots {
                             },
                         ),
                 });
+            }
+        }
+        found
+    }
+
+    /// Whether any slot holds a cleanup (armed or claimed): a scan that
+    /// stops at the first.
+    pub(crate) fn any(&self) -> bool {
+        self.locals().any(|local| {
+            local
+                .slots()
+                .any(|slot| slot.word.load(Ordering::Acquire) & STATE != EMPTY)
+        })
+    }
+
+    /// The drain's scan: the armed cleanups as compact entries, by kind,
+    /// each split by `made_late` (those left out with `cut`); the claimed
+    /// ones in full, as [`Slots::scan`] gives them. The finalizers are only
+    /// counted while a guard is armed (they run after every guard): a
+    /// second pass collects them when none is.
+    ///
+    /// `spare` is an empty list to fill first (the last batch's): memory
+    /// already touched, where a fresh allocation's page faults would cost
+    /// about as much as the rest of the pass.
+    pub(crate) fn sweep(
+        &self,
+        made_late: impl Fn(u64) -> bool,
+        cut: bool,
+        spare: Vec<Entry>,
+    ) -> Sweep {
+        let mut sweep = Sweep::default();
+        sweep.guards.early = spare;
+        self.pass(&made_late, cut, &mut sweep, false);
+        if sweep.guards.is_empty() && sweep.finalizers_armed > 0 {
+            sweep.finalizers.early = std::mem::take(&mut sweep.guards.early);
+            self.pass(&made_late, cut, &mut sweep, true);
+        }
+        sweep
+    }
+
+    /// One pass of [`Slots::sweep`]: the guards, the claimed and the
+    /// finalizers' count, or the finalizers alone (`finalizers`).
+    fn pass(
+        &self,
+        made_late: &impl Fn(u64) -> bool,
+        cut: bool,
+        sweep: &mut Sweep,
+        finalizers: bool,
+    ) {
+        let mut stack = None;
+        for local in self.locals() {
+            for slot in local.slots() {
+                let word = slot.word.load(Ordering::Acquire);
+                match (word & STATE, kind(word), finalizers) {
+                    (ARMED, Kind::Finalizer, false) => {
+                        let early = !made_late(slot.seq.load(Ordering::Relaxed));
+                        if early || !cut {
+                            sweep.finalizers_armed += 1;
+                            sweep.finalizers_early += usize::from(early);
+                        }
+                    }
+                    (ARMED, Kind::Guard, false) | (ARMED, Kind::Finalizer, true) => {
+                        let seq = slot.seq.load(Ordering::Relaxed);
+                        let armed = match finalizers {
+                            false => &mut sweep.guards,
+                            true => &mut sweep.finalizers,
+                        };
+                        let list = match made_late(seq) {
+                            false => &mut armed.early,
+                            true if cut => continue,
+                            true => &mut armed.late,
+                        };
+                        list.push(Entry {
+                            seq,
+                            ticket: Ticket {
+                                slot: slot_ref(slot),
+                                generation: generation(word),
+                            },
+                        });
+                    }
+                    (CLAIMED, _, false) => {
+                        sweep
+                            .claimed
+                            .push(claimed(slot_ref(slot), word, &mut stack));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The claimed cleanups alone (few, against the armed).
+    pub(crate) fn claimed(&self) -> Vec<Found> {
+        let mut found = Vec::new();
+        let mut stack = None;
+        for local in self.locals() {
+            for slot in local.slots() {
+                let word = slot.word.load(Ordering::Acquire);
+                if word & STATE == CLAIMED {
+                    found.push(claimed(slot_ref(slot), word, &mut stack));
+                }
             }
         }
         found
@@ -458,11 +558,71 @@ fn slot_ref(slot: &Slot) -> &'static Slot {
 pub(crate) struct Found {
     pub(crate) ticket: Ticket,
     pub(crate) kind: Kind,
-    pub(crate) seq: u64,
     pub(crate) at: Option<&'static Location<'static>>,
     pub(crate) state: State,
     /// Claimed by the calling thread: it is running it (or inside it).
     pub(crate) mine: bool,
+}
+
+/// An armed cleanup as the drain orders it: its creation number (with the
+/// late bit, see `registry::made_during_shutdown`) and its handle.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    pub(crate) seq: u64,
+    pub(crate) ticket: Ticket,
+}
+
+/// The armed cleanups of one kind a sweep found: made before the shutdown
+/// (`early`), and during it (`late`).
+#[derive(Default)]
+pub(crate) struct Armed {
+    pub(crate) early: Vec<Entry>,
+    pub(crate) late: Vec<Entry>,
+}
+
+impl Armed {
+    pub(crate) fn len(&self) -> usize {
+        self.early.len() + self.late.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What [`Slots::sweep`] found.
+#[derive(Default)]
+pub(crate) struct Sweep {
+    pub(crate) guards: Armed,
+    /// Collected only when no guard is armed; else empty.
+    pub(crate) finalizers: Armed,
+    /// How many finalizers the first pass found armed (but the late ones
+    /// with `cut`), and how many of those were made before the shutdown.
+    pub(crate) finalizers_armed: usize,
+    pub(crate) finalizers_early: usize,
+    pub(crate) claimed: Vec<Found>,
+}
+
+/// A claimed slot as a scan reports it; `stack` is the calling thread's,
+/// asked on first use.
+fn claimed(
+    slot: &'static Slot,
+    word: u64,
+    stack: &mut Option<Option<std::ops::Range<usize>>>,
+) -> Found {
+    Found {
+        ticket: Ticket {
+            slot,
+            generation: generation(word),
+        },
+        kind: kind(word),
+        at: slot.location(),
+        state: State::Claimed,
+        mine: stack
+            .get_or_insert_with(my_stack)
+            .as_ref()
+            .is_some_and(|stack| stack.contains(&slot.claimer.load(Ordering::Relaxed))),
+    }
 }
 
 /// The calling thread's stack, as addresses: a claim records an address in
@@ -557,10 +717,11 @@ impl Lease {
                 let free = &mut *free;
                 let mut last: &Chunk = &self.0.first;
                 let mut slots = 0;
+                let mut found = Vec::new();
                 for chunk in self.0.chunks() {
                     for slot in &chunk.slots {
                         if slot.word.load(Ordering::Acquire) & STATE == EMPTY {
-                            free.push(slot_ref(slot));
+                            found.push(slot_ref(slot));
                         }
                     }
                     slots += CHUNK;
@@ -571,15 +732,25 @@ impl Lease {
                 // many arms later, so a thread that keeps many cleanups pays
                 // a constant share of a scan per arm, not a whole scan per
                 // chunk (100 000 cleanups held took 90 ms, not 3).
-                while free.is_empty() || free.len() < slots / 4 {
+                let mut added = Vec::new();
+                while found.len() + added.len() * CHUNK == 0
+                    || found.len() + added.len() * CHUNK < slots / 4
+                {
                     let chunk: &'static Chunk = Box::leak(Chunk::new());
                     chunk.own(self.0);
-                    free.extend(chunk.slots.iter().rev());
                     last.next
                         .store(chunk as *const Chunk as *mut Chunk, Ordering::Release);
+                    added.push(chunk);
                     last = chunk;
                     slots += CHUNK;
                 }
+                // Handed out in list order (`pop` takes the last): cleanups
+                // made in a row then lie in their creation order, which the
+                // drain's sort finds already done.
+                for chunk in added.iter().rev() {
+                    free.extend(chunk.slots.iter().rev());
+                }
+                free.extend(found.iter().rev());
                 free.pop().expect("a chunk was just added")
             })
         }
@@ -825,6 +996,69 @@ mod growth_tests {
             if let Some(claimed) = ticket.claim() {
                 drop(claimed);
             }
+        }
+        lease.release();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn cleanups_made_in_a_row_lie_in_creation_order() {
+        let slots: &'static Slots = Box::leak(Box::new(Slots::new()));
+        let lease = slots.lease();
+        // Many growths, each of several chunks; then some slots freed and
+        // taken again (a rescan finds them).
+        let mut tickets: Vec<Ticket> = (0..5_000)
+            .map(|seq| lease.arm(Kind::Guard, seq, Location::caller(), Job::new(|| {})))
+            .collect();
+        for ticket in tickets.drain(1_000..3_000) {
+            drop(ticket.claim().expect("armed"));
+        }
+        tickets.extend(
+            (5_000..12_000)
+                .map(|seq| lease.arm(Kind::Guard, seq, Location::caller(), Job::new(|| {}))),
+        );
+        let sweep = slots.sweep(|_| false, false, Vec::new());
+        let seqs: Vec<u64> = sweep.guards.early.iter().map(|entry| entry.seq).collect();
+        assert_eq!(seqs.len(), 10_000);
+        // The drain's sort finds a list in order (with the chunks of a
+        // growth handed out last first, it had hundreds of runs).
+        let runs = 1 + seqs.windows(2).filter(|pair| pair[0] > pair[1]).count();
+        assert!(runs <= 2, "{runs} ascending runs");
+        for ticket in &tickets {
+            drop(ticket.claim());
+        }
+        lease.release();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn finalizers_are_only_counted_while_a_guard_is_armed() {
+        let slots: &'static Slots = Box::leak(Box::new(Slots::new()));
+        let lease = slots.lease();
+        let arm = |kind, seq| lease.arm(kind, seq, Location::caller(), Job::new(|| {}));
+        let late = 1 << 40;
+        let finalizers = [
+            arm(Kind::Finalizer, 1),
+            arm(Kind::Finalizer, 2),
+            arm(Kind::Finalizer, late),
+        ];
+        let guard = arm(Kind::Guard, 3);
+        let sweep = slots.sweep(|seq| seq >= late, false, Vec::new());
+        assert_eq!(sweep.guards.len(), 1);
+        assert!(sweep.finalizers.is_empty());
+        assert_eq!((sweep.finalizers_armed, sweep.finalizers_early), (3, 2));
+        // Late ones left out are not counted either.
+        let cut = slots.sweep(|seq| seq >= late, true, Vec::new());
+        assert_eq!((cut.finalizers_armed, cut.finalizers_early), (2, 2));
+        drop(guard.claim());
+        let sweep = slots.sweep(|seq| seq >= late, false, Vec::with_capacity(8));
+        assert!(sweep.guards.is_empty());
+        assert_eq!(
+            (sweep.finalizers.early.len(), sweep.finalizers.late.len()),
+            (2, 1)
+        );
+        for ticket in &finalizers {
+            drop(ticket.claim());
         }
         lease.release();
     }

@@ -28,14 +28,19 @@ pub(super) fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// What the drain does: claims every armed cleanup of `kind`, newest first,
 /// and runs it.
 fn drain(kind: Kind) -> usize {
-    let mut armed: Vec<Found> = scan()
-        .into_iter()
-        .filter(|found| found.state == State::Armed && found.kind == kind)
-        .collect();
-    armed.sort_unstable_by_key(|found| std::cmp::Reverse(found.seq));
+    let sweep = sweep(false, Vec::new());
+    let armed = match kind {
+        Kind::Guard => sweep.guards,
+        Kind::Finalizer => {
+            assert!(sweep.guards.is_empty(), "the guards are drained first");
+            sweep.finalizers
+        }
+    };
+    let mut armed = [armed.early, armed.late].concat();
+    armed.sort_unstable_by_key(|entry| std::cmp::Reverse(creation_order(entry)));
     armed
         .into_iter()
-        .filter_map(|found| found.ticket.claim())
+        .filter_map(|entry| entry.ticket.claim())
         .map(|claimed| run(claimed, true))
         .filter(Result::is_ok)
         .count()

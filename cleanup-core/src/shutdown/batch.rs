@@ -19,48 +19,14 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use crate::deadline::{Budget, RESERVE_EACH};
-use crate::registry::{self, Found, Kind, State};
-
-/// The armed cleanups of one kind a scan found, made before the shutdown
-/// (`early`) and during it (`late`).
-#[derive(Default)]
-pub(super) struct Armed {
-    pub(super) early: Vec<Found>,
-    pub(super) late: Vec<Found>,
-}
-
-impl Armed {
-    pub(super) fn len(&self) -> usize {
-        self.early.len() + self.late.len()
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Splits a scan, in one pass, into the armed guards and finalizers; with
-/// `cut`, the late ones are left out (they are no longer started).
-pub(super) fn armed(found: &[Found], cut: bool) -> (Armed, Armed) {
-    let (mut guards, mut finalizers) = (Armed::default(), Armed::default());
-    for found in found.iter().filter(|found| found.state == State::Armed) {
-        let list = match found.kind {
-            Kind::Guard => &mut guards,
-            Kind::Finalizer => &mut finalizers,
-        };
-        if !registry::made_during_shutdown(found) {
-            list.early.push(*found);
-        } else if !cut {
-            list.late.push(*found);
-        }
-    }
-    (guards, finalizers)
-}
+use crate::registry::{self, Armed, Entry, Kind};
 
 pub(super) struct Batch {
+    /// Guards or finalizers.
+    pub(super) kind: Kind,
     late: BinaryHeap<Newest>,
     /// Oldest first: `pop` takes the newest.
-    early: Vec<Found>,
+    early: Vec<Entry>,
     /// Earlier cleanups waiting behind this batch.
     early_after: usize,
     /// The drain's wrap-up, and the most kept back for the earlier ones
@@ -71,7 +37,7 @@ pub(super) struct Batch {
 
 /// What the drain takes next.
 pub(super) enum Next {
-    Run(Found),
+    Run(Entry),
     /// The time left is the earlier cleanups' now: these late ones, and
     /// every late one found from now on, are left unrun.
     CutLate(usize),
@@ -80,6 +46,7 @@ pub(super) enum Next {
 
 impl Batch {
     pub(super) const EMPTY: Batch = Batch {
+        kind: Kind::Guard,
         late: BinaryHeap::new(),
         early: Vec::new(),
         early_after: 0,
@@ -90,6 +57,7 @@ impl Batch {
     /// earlier ones wait behind them (the finalizers behind a batch of
     /// guards).
     pub(super) fn new(
+        kind: Kind,
         armed: Armed,
         early_after: usize,
         budget: Option<Budget>,
@@ -103,6 +71,7 @@ impl Batch {
             (end, end.saturating_duration_since(now) / 2)
         });
         Batch {
+            kind,
             late,
             early,
             early_after,
@@ -143,9 +112,16 @@ impl Batch {
         if self.len() > COUNTED {
             return self.len();
         }
-        let armed = |found: &Found| found.ticket.is_armed();
+        let armed = |entry: &Entry| entry.ticket.is_armed();
         self.late.iter().filter(|newest| armed(&newest.0)).count()
             + self.early.iter().filter(|found| armed(found)).count()
+    }
+
+    /// The batch's list, emptied, for the next scan to fill.
+    pub(super) fn take_list(&mut self) -> Vec<Entry> {
+        let mut list = std::mem::take(&mut self.early);
+        list.clear();
+        list
     }
 
     pub(super) fn clear(&mut self) {
@@ -154,7 +130,7 @@ impl Batch {
 }
 
 /// A heap entry: the newest on top.
-struct Newest(Found);
+struct Newest(Entry);
 
 impl PartialEq for Newest {
     fn eq(&self, other: &Self) -> bool {
