@@ -245,6 +245,22 @@ fn assert_guardian_shape(pids: &Pids) {
             named.is_some(),
             "the guardian {guardian} is not named `cleanup-guard`"
         );
+    } else {
+        // There, the sign that it runs: the signals the program blocked
+        // around the fork (the mask outlives `execve`) unblocked, which it
+        // does once it has closed what it inherited. Checked before that,
+        // a loaded machine showed the guardian still holding fd 7.
+        let serving = within(EVENTUALLY, || {
+            std::fs::read_to_string(format!("/proc/{guardian}/status")).is_ok_and(|status| {
+                status
+                    .lines()
+                    .any(|line| line.split_whitespace().eq(["SigBlk:", "0000000000000000"]))
+            })
+        });
+        assert!(
+            serving.is_some(),
+            "the guardian {guardian} never unblocked its signals"
+        );
     }
     let cmdline = std::fs::read(format!("/proc/{guardian}/cmdline")).unwrap_or_default();
     assert!(

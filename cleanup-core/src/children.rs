@@ -485,9 +485,13 @@ pub(crate) struct Forwarded {
 /// -INT -PGID`, `timeout -s INT`), and a second SIGINT would tell a
 /// `cleanup` child to stop without cleaning up.
 pub(crate) fn forward(sig: i32) -> Forwarded {
-    let own_group = sys::process::own_group();
     let mut forwarded = Forwarded::default();
-    for tracked in running() {
+    let running = running();
+    if running.is_empty() {
+        return forwarded;
+    }
+    let own_group = sys::process::own_group();
+    for tracked in running {
         let instead = sig == SIGINT && tracked.pgid == own_group;
         let sent = if instead { SIGTERM } else { sig };
         match tracked.signal(sent) {

@@ -157,8 +157,30 @@ pub(crate) fn decide(first: Option<(ExitReason, i32)>, facts: Facts) -> Ending {
 /// ignored. Only Linux has PID namespaces: elsewhere PID 1 is the system's
 /// own init, never a program of ours, and this is `false` at compile time.
 pub(crate) fn is_pid_one() -> bool {
-    crate::sys::process::PID_NAMESPACES && std::process::id() == 1
+    if !crate::sys::process::PID_NAMESPACES {
+        return false;
+    }
+    // Asked on every way out: read once (a system call each time; see
+    // `remember_pid_one`). Async-signal-safe.
+    match PID_ONE.load(Ordering::Relaxed) {
+        UNKNOWN => std::process::id() == 1,
+        known => known == YES,
+    }
 }
+
+/// Reads once whether this process is PID 1 (at install); a forked child,
+/// never PID 1, forgets it.
+pub(crate) fn remember_pid_one() {
+    let one = std::process::id() == 1;
+    PID_ONE.store(if one { YES } else { NO }, Ordering::Relaxed);
+    crate::runtime::after_fork(|| PID_ONE.store(UNKNOWN, Ordering::Relaxed));
+}
+
+/// [`is_pid_one`]'s answer, once asked.
+static PID_ONE: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const NO: u8 = 1;
+const YES: u8 = 2;
 
 /// How the parent sees an ending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -547,6 +547,58 @@ impl fmt::Display for Secs {
     }
 }
 
+/// Text built without `core::fmt`, for the lines made at start-up: there
+/// formatting's code, run for the first time, cost 10 µs of page faults.
+#[derive(Default)]
+pub(crate) struct Text(pub(crate) String);
+
+impl Text {
+    pub(crate) fn str(mut self, text: &str) -> Self {
+        self.0.push_str(text);
+        self
+    }
+
+    pub(crate) fn number(mut self, n: u128) -> Self {
+        let mut digits = [0u8; 39];
+        let mut at = digits.len();
+        let mut n = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &digit in &digits[at..] {
+            self.0.push(char::from(digit));
+        }
+        self
+    }
+
+    /// As [`Secs`] writes it (through it for a fraction of a second above
+    /// one, which needs its rounding).
+    pub(crate) fn secs(self, time: Duration) -> Self {
+        let ms = time.as_millis();
+        if ms < 1000 {
+            self.number(ms).str("ms")
+        } else if ms % 1000 == 0 {
+            self.number(ms / 1000).str("s")
+        } else {
+            let text = Secs(time).to_string();
+            self.str(&text)
+        }
+    }
+
+    /// As [`SignalName`] writes it.
+    pub(crate) fn signal(self, sig: i32) -> Self {
+        match crate::signal::name(sig) {
+            Some(name) => self.str(name),
+            None => self.str("signal ").number(u128::from(sig.unsigned_abs())),
+        }
+    }
+}
+
 /// Time left, one way everywhere: seconds with one decimal, rounded down
 /// (never promising more than there is): `9.4s`, `0.0s`.
 pub(crate) struct Left(pub(crate) Duration);
@@ -586,6 +638,20 @@ impl fmt::Display for SignalName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_writes_as_the_formatters_do() {
+        for ms in [0, 1, 12, 999, 1000, 2500, 2550, 9999, 10_000, 30_000, 86_400_000, 123_456] {
+            let time = Duration::from_millis(ms);
+            assert_eq!(Text::default().secs(time).0, Secs(time).to_string());
+        }
+        for n in [0, 7, 10, 4_294_967_295, u128::MAX] {
+            assert_eq!(Text::default().number(n).0, n.to_string());
+        }
+        for sig in [crate::signal::SIGTERM, crate::signal::SIGINT, 63] {
+            assert_eq!(Text::default().signal(sig).0, SignalName(sig).to_string());
+        }
+    }
 
     #[test]
     fn formats_for_operators() {

@@ -36,8 +36,11 @@ pub(crate) fn wait(until: Option<Instant>) {
 /// Wakes every sleeper, for good. Async-signal-safe where
 /// `sys::park::WAKES_FROM_HANDLER`.
 pub(crate) fn wake_all() {
-    STARTED.store(1, Ordering::SeqCst);
-    crate::sys::park::wake(&STARTED);
+    // Once is enough: a sleeper checks the word before it sleeps (and the
+    // self-pipe stays readable), so a later call has no one to wake.
+    if STARTED.swap(1, Ordering::SeqCst) == 0 {
+        crate::sys::park::wake(&STARTED);
+    }
 }
 
 /// Wakes every sleeper from a signal handler where the platform allows it

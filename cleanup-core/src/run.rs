@@ -63,6 +63,7 @@ pub(crate) fn install(config: Config) {
         crate::guardian::start(config.timeout);
     }
     log::set_quiet(config.quiet);
+    crate::exit_status::remember_pid_one();
     let _ = MAIN.set(thread::current().id());
     hooks::install_panic_hook();
     hooks::install_process_exit_hook();

@@ -40,6 +40,11 @@ pub(crate) fn ensure() {
     }
 }
 
+/// Whether the runtime thread has been started (it may still be starting).
+pub(crate) fn is_started() -> bool {
+    STATE.load(Ordering::SeqCst) >= STARTING
+}
+
 #[cold]
 fn start() {
     if STATE

@@ -193,6 +193,16 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
 /// Wakes the runtime thread when the phase changes.
 static WATCH: Condvar = Condvar::new();
 
+/// Wakes the runtime thread, if there is one (a notify is a system call
+/// even with no one waiting). Called under the machine's lock, which the
+/// thread holds from its start until it waits: one starting now sees what
+/// changed.
+fn notify_watch() {
+    if crate::runtime::is_started() {
+        WATCH.notify_all();
+    }
+}
+
 thread_local! {
     /// The executor this thread is, if it is one.
     static EXECUTOR: Cell<Option<u64>> = const { Cell::new(None) };
@@ -321,16 +331,15 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
             format_args!("requested, draining ({})", Secs(crate::deadline::timeout())),
         );
     }
-    WATCH.notify_all();
+    notify_watch();
     // systemd (Type=notify): stopping, why, and how long to wait for us, in
     // one message, so a stop that ends at once still says all three. Sent
     // under the lock: the thread that ends the shutdown takes it first, so
     // its last STATUS never comes before this (or is sent by a process
     // already gone). A wedged manager holds it at most the send's timeout.
-    crate::notify::stopping_for(
-        &format!("stopping: {reason}"),
-        left.map(extension),
-    );
+    if crate::notify::enabled() {
+        crate::notify::stopping_for(&format!("stopping: {reason}"), left.map(extension));
+    }
     drop(machine);
     crate::signals::wake();
     true
@@ -538,7 +547,7 @@ fn begin_cleaning(machine: &mut Machine) -> u64 {
         .budget
         .get_or_insert_with(|| Budget::new(Instant::now(), timeout));
     machine.executor += 1;
-    WATCH.notify_all();
+    notify_watch();
     machine.executor
 }
 
@@ -666,7 +675,7 @@ fn next_step(machine: &mut Machine) -> Step {
                 elsewhere: false,
             });
             if machine.watch_at.is_some_and(|at| until < at) {
-                WATCH.notify_all();
+                notify_watch();
             }
             return Step::Run(claimed, kind, name);
         }
@@ -761,7 +770,7 @@ fn wait_for(machine: &mut Machine, found: &Found, after: usize) {
     let shutdown_began = machine.budget.map_or(now, |budget| budget.start);
     machine.running = Some(Running::elsewhere(found, shutdown_began, until));
     if machine.watch_at.is_some_and(|at| Stamp::of(until) < at) {
-        WATCH.notify_all();
+        notify_watch();
     }
 }
 
@@ -798,7 +807,7 @@ pub(crate) fn cap(since: Instant, limit: Duration) {
         ),
     );
     crate::signals::arm_deadline(capped.hard());
-    WATCH.notify_all();
+    notify_watch();
 }
 
 /// The active executor is done: settle the ending and say so.
@@ -840,7 +849,7 @@ fn finish() -> Ending {
         last_status = Some(text);
     }
     drop(machine);
-    if let Some(text) = last_status {
+    if let Some(text) = last_status.filter(|_| crate::notify::enabled()) {
         // The last word for `systemctl status`: not a stale progress line.
         crate::notify::status(&format!("stopped: {text}"));
     }

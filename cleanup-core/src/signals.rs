@@ -24,7 +24,7 @@ use once_cell::sync::OnceCell;
 use crate::config::Exit;
 use crate::exit_status::{Ending, Facts};
 use crate::signal::SIGTERM;
-use crate::log::{Secs, SignalName};
+use crate::log::Text;
 use crate::state::{mark_shutting_down, shutting_down_seqcst, ExitReason};
 
 /// The write end of the runtime thread's wake-up pipe, or -1.
@@ -45,6 +45,10 @@ static WATCHED: AtomicBool = AtomicBool::new(false);
 /// The deadline timer (a `timer_t`), once created.
 static TIMER: AtomicUsize = AtomicUsize::new(0);
 static TIMER_READY: AtomicBool = AtomicBool::new(false);
+/// When the timer is armed to fire (on `monotonic_ns`'s clock), or 0: a
+/// shutdown that finds it armed for its own deadline (the handler's, from
+/// the signal) does not arm it again.
+static TIMER_AT_NS: AtomicU64 = AtomicU64::new(0);
 /// The handler's lines, formatted before the handlers are installed, so the
 /// handler prints each with one `write(2)`: a line shows at once, even when
 /// every thread of the program is stuck.
@@ -108,6 +112,7 @@ fn reset_after_fork() {
     }
     WATCHED.store(false, Ordering::SeqCst);
     TIMER_READY.store(false, Ordering::SeqCst);
+    TIMER_AT_NS.store(0, Ordering::SeqCst);
     crate::exit_status::reset_deadline_ending();
     SIGINTS.store(0, Ordering::SeqCst);
     // A handler under way on another thread of the parent is not here.
@@ -115,6 +120,7 @@ fn reset_after_fork() {
     find_own_group();
     // The child's parent is the process that forked it.
     FORWARDING_PARENT.store(false, Ordering::Relaxed);
+    crate::sys::signals::tell_parent_apart(false);
     // POSIX timers are not inherited: make this process its own.
     if let Some(&(first, _, _)) = LINES.get().and_then(|lines| lines.start.first()) {
         create_timer(first);
@@ -151,8 +157,12 @@ fn install_blocked(
     crate::exit_status::set_policy(exit);
     find_own_group();
     find_forwarding_parent();
+    // Built without `core::fmt` (see `log::Text`).
     let prefix = crate::log::prefix();
-    let raw = |text: &str| format!("{prefix}shutdown: {text}\n").into_bytes().into_boxed_slice();
+    let line = |text: Text| -> Line {
+        let Text(text) = Text::default().str(prefix).str("shutdown: ").str(&text.0).str("\n");
+        text.into_bytes().into_boxed_slice()
+    };
     let _ = LINES.set(Lines {
         start: signals
             .iter()
@@ -160,25 +170,25 @@ fn install_blocked(
                 let delayed = !drain_delay.is_zero();
                 (
                     sig,
-                    raw(&start_text(sig, delayed, false)),
-                    raw(&start_text(sig, delayed, true)),
+                    line(start_text(sig, delayed, false)),
+                    line(start_text(sig, delayed, true)),
                 )
             })
             .collect(),
         interrupts: crate::sys::signals::INTERRUPTS
             .iter()
             .map(|&(sig, _)| {
-                let name = SignalName(sig);
+                let during = || Text::default().signal(sig).str(" received while shutting down");
                 (
                     sig,
-                    raw(&format!("{name} received while shutting down")),
-                    raw(&format!("{name} received while shutting down{}", force_hint(sig))),
-                    raw(&format!("second {name}, exiting now without cleanup")),
+                    line(during()),
+                    line(force_hint(during(), sig)),
+                    line(Text::default().str("second ").signal(sig).str(", exiting now without cleanup")),
                 )
             })
             .collect(),
-        deadline: raw("deadline reached before main returned, exiting"),
-        backstop: raw("deadline reached, exiting now"),
+        deadline: line(Text::default().str("deadline reached before main returned, exiting")),
+        backstop: line(Text::default().str("deadline reached, exiting now")),
     });
     if let Some(&first) = signals.first() {
         create_timer(first);
@@ -215,8 +225,17 @@ pub(crate) fn has_timer() -> bool {
 /// Async-signal-safe.
 fn arm_timer(after: Duration) {
     if TIMER_READY.load(Ordering::SeqCst) {
+        let at = match after.is_zero() {
+            true => 0,
+            false => monotonic_ns().saturating_add(duration_ns(after)),
+        };
+        TIMER_AT_NS.store(at, Ordering::SeqCst);
         Timer::from_raw(TIMER.load(Ordering::SeqCst)).arm(after);
     }
+}
+
+fn duration_ns(time: Duration) -> u64 {
+    u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Arms the deadline timer for the shutdown's hard deadline `at`, so the
@@ -224,8 +243,21 @@ fn arm_timer(after: Duration) {
 /// (the ending is set first, see `exit_status::set_deadline_ending`).
 pub(crate) fn arm_deadline(at: Instant) {
     let after = at.saturating_duration_since(Instant::now());
+    let armed = TIMER_AT_NS.load(Ordering::SeqCst);
+    let wanted = monotonic_ns().saturating_add(duration_ns(after));
+    if armed != 0 && armed.abs_diff(wanted) <= ARMED_CLOSE_ENOUGH {
+        // Armed by the handler for this same deadline (a system call saved
+        // on the way out).
+        return;
+    }
     arm_timer(after.max(Duration::from_micros(1)));
 }
+
+/// A timer armed this close to a deadline is armed for it: the handler
+/// counts from its own reading of the clock, the shutdown from the
+/// signal's, microseconds apart; the timer is the backstop, well behind
+/// the runtime's own wrap-up.
+const ARMED_CLOSE_ENOUGH: u64 = 1_000_000;
 
 /// The hard deadline's enforcer, where the platform has the timer: the
 /// deadline passed and the process is still here, so it ends now. As the
@@ -273,6 +305,7 @@ fn end_now(ending: Ending) -> ! {
 /// SIGHUP change nothing: orchestrators may send several.
 fn on_signal(sig: i32, origin: Origin) {
     if origin == Origin::Timer {
+        TIMER_AT_NS.store(0, Ordering::SeqCst);
         if crate::exit_status::deadline_ending().is_some() {
             // A shutdown's hard deadline, armed by an ordinary thread: the
             // process is gone now, whoever was to end it.
@@ -410,7 +443,7 @@ fn announce_start(sig: i32, closing: bool) {
     if closing {
         // Not in a signal context (see `claim_and_announce`).
         let delayed = DRAIN_MS.load(Ordering::SeqCst) > 0;
-        let line = format!("{}shutdown: {}\n", crate::log::prefix(), start_text(sig, delayed, false));
+        let line = format!("{}shutdown: {}\n", crate::log::prefix(), start_text(sig, delayed, false).0);
         crate::log::write_stderr(line.as_bytes());
         return;
     }
@@ -443,23 +476,29 @@ fn interrupt_lines(sig: i32) -> Option<&'static (i32, Line, Line, Line)> {
 }
 
 /// `; press Ctrl-C again to force` for an interrupt; nothing for the rest.
-fn force_hint(sig: i32) -> String {
-    interrupt_key(sig).map_or_else(String::new, |key| format!("; press {key} again to force"))
+fn force_hint(text: Text, sig: i32) -> Text {
+    match interrupt_key(sig) {
+        Some(key) => text.str("; press ").str(key).str(" again to force"),
+        None => text,
+    }
 }
 
 /// `SIGTERM received, draining (10s)`, with the drain delay if there is one
 /// and, for a person at the terminal, how to force the exit.
-fn start_text(sig: i32, delayed: bool, hint: bool) -> String {
-    let (timeout, delay) = (
-        Secs(crate::deadline::timeout()),
-        Secs(Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst))),
-    );
-    let force = if hint { force_hint(sig) } else { String::new() };
-    let name = SignalName(sig);
-    if delayed {
-        format!("{name} received, not ready; serving {delay} more, then draining ({timeout}){force}")
-    } else {
-        format!("{name} received, draining ({timeout}){force}")
+fn start_text(sig: i32, delayed: bool, hint: bool) -> Text {
+    let timeout = crate::deadline::timeout();
+    let text = Text::default().signal(sig).str(" received, ");
+    let text = match delayed {
+        true => text
+            .str("not ready; serving ")
+            .secs(Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst)))
+            .str(" more, then draining ("),
+        false => text.str("draining ("),
+    };
+    let text = text.secs(timeout).str(")");
+    match hint {
+        true => force_hint(text, sig),
+        false => text,
     }
 }
 
@@ -478,7 +517,7 @@ pub(crate) fn take_deferred_start() -> Option<(String, i32)> {
         return None;
     }
     let delayed = DRAIN_MS.load(Ordering::SeqCst) > 0;
-    Some((start_text(sig, delayed, in_foreground()), sig))
+    Some((start_text(sig, delayed, in_foreground()).0, sig))
 }
 
 /// Waits until no handler is between its claim and its start line (at most
@@ -519,7 +558,9 @@ static OWN_GROUP: AtomicBool = AtomicBool::new(false);
 fn find_forwarding_parent() {
     let parent = crate::sys::process::parent();
     let named = std::env::var(crate::log::PARENT_ENV).ok().and_then(|pid| pid.parse::<i32>().ok());
-    FORWARDING_PARENT.store(parent > 1 && named == Some(parent), Ordering::Relaxed);
+    let forwarding = parent > 1 && named == Some(parent);
+    FORWARDING_PARENT.store(forwarding, Ordering::Relaxed);
+    crate::sys::signals::tell_parent_apart(forwarding);
 }
 
 fn find_own_group() {

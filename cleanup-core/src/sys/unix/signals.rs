@@ -2,6 +2,7 @@
 //! the handler asks.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The signal numbers, this platform's.
 pub(crate) mod numbers {
@@ -94,10 +95,24 @@ pub(crate) enum Origin {
     Closing(std::time::Duration),
 }
 
+/// Whether [`Origin::Parent`] is told apart from [`Origin::Sent`]: only
+/// when the parent is one that forwards its signals (a system call per
+/// signal saved otherwise).
+static TELL_PARENT: AtomicBool = AtomicBool::new(false);
+
+/// Has the handler tell a signal from the parent apart (see
+/// [`Origin::Parent`]).
+pub(crate) fn tell_parent_apart(tell: bool) {
+    TELL_PARENT.store(tell, Ordering::Relaxed);
+}
+
 fn origin(info: &libc::siginfo_t) -> Origin {
     // The backend's timer knows its own signal (the baseline has none).
     if crate::sys::timer::fired(info) {
         return Origin::Timer;
+    }
+    if !TELL_PARENT.load(Ordering::Relaxed) {
+        return Origin::Sent;
     }
     // SAFETY: reads the sender's pid from the siginfo the kernel gave the
     // handler (0 for the kernel's own, a terminal's); getppid(2) takes no

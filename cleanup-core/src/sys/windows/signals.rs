@@ -163,6 +163,9 @@ pub(crate) enum Origin {
     Closing(Duration),
 }
 
+/// Windows says nothing of who sent an event: nothing to tell apart.
+pub(crate) fn tell_parent_apart(_tell: bool) {}
+
 /// The handler for SIGINT, SIGBREAK and SIGTERM, as `fn(i32, Origin)`
 /// addresses (0: none).
 static HANDLERS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
