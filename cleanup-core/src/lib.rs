@@ -95,7 +95,7 @@ not_under_loom! {
         #[cfg(feature = "tokio")]
         pub use crate::async_main::{run_async, Flavor};
         pub use crate::config::{Config, Exit};
-        pub use crate::run::run;
+        pub use crate::run::{run, GUARDIAN};
         pub use crate::signal::{
             SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
         };

@@ -269,14 +269,24 @@ pub(crate) fn write_stderr(bytes: &[u8]) {
 
 static PREFIX: OnceCell<String> = OnceCell::new();
 
+/// Whether this process was started by `cleanup::spawn` of the process that
+/// is still its parent (its pid in [`PARENT_ENV`]). Asked once.
+pub(crate) fn spawned_by_parent() -> bool {
+    static SPAWNED: OnceCell<bool> = OnceCell::new();
+    *SPAWNED.get_or_init(|| {
+        let named = std::env::var_os(PARENT_ENV);
+        let named = named.as_ref().and_then(|pid| pid.to_str()?.parse::<i32>().ok());
+        let parent = crate::sys::process::parent();
+        parent > 1 && named == Some(parent)
+    })
+}
+
 /// `worker[4242]: ` in a child started by `cleanup::spawn` of a parent that
 /// is still its parent; empty elsewhere. Computed once, at install, so the
 /// signal handler can read it (`OnceCell::get` is one atomic load).
 pub(crate) fn prefix() -> &'static str {
     PREFIX.get_or_init(|| {
-        let parent = std::env::var(PARENT_ENV).ok();
-        let ppid = crate::sys::process::parent();
-        if parent.and_then(|pid| pid.parse::<i32>().ok()) != Some(ppid) {
+        if !spawned_by_parent() {
             return String::new();
         }
         let program = std::env::args_os()

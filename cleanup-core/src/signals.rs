@@ -556,9 +556,7 @@ pub(crate) fn in_foreground() -> bool {
 static OWN_GROUP: AtomicBool = AtomicBool::new(false);
 
 fn find_forwarding_parent() {
-    let parent = crate::sys::process::parent();
-    let named = std::env::var(crate::log::PARENT_ENV).ok().and_then(|pid| pid.parse::<i32>().ok());
-    let forwarding = parent > 1 && named == Some(parent);
+    let forwarding = crate::log::spawned_by_parent();
     FORWARDING_PARENT.store(forwarding, Ordering::Relaxed);
     crate::sys::signals::tell_parent_apart(forwarding);
 }

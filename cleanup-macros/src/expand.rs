@@ -197,7 +197,7 @@ fn config(args: &Args, private: &TokenStream) -> TokenStream {
         config.extend(quote!(.quiet()));
     }
     if args.guardian {
-        config.extend(quote!(.guardian()));
+        config.extend(quote!(.guardian(#private::GUARDIAN)));
     }
     config
 }
