@@ -542,6 +542,7 @@ fn begin_cleaning(machine: &mut Machine) -> u64 {
     }
     machine.hung += killed.len();
     machine.phase = Phase::Cleaning;
+    registry::begin_claims();
     let timeout = crate::deadline::timeout();
     machine
         .budget

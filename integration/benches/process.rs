@@ -17,6 +17,8 @@
 //!   one further along), one table per figure against the plain program;
 //! - drain: 100 000 guards and finalizers run at shutdown, against calling as
 //!   many boxed closures in a loop;
+//! - `guard(f)` made and dropped in a loop in a `#[graceful_main]` program,
+//!   against the same closure boxed, called and freed in the same program;
 //! - the guardian (`#[graceful_main(guardian)]`): start-up against a plain
 //!   `main` (and `#[graceful_main]` without it); SIGKILL of the program to
 //!   the directory it had `remove_on_exit`ed gone, against SIGKILL to exit
@@ -74,6 +76,18 @@ fn main() {
         &drains,
         Some(&baselines),
     );
+    println!();
+
+    // Per-call figures in a program as users write them (divan's harness,
+    // `--bench runtime`, has its own per-iteration cost around both).
+    let (mut guards, mut boxed) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (guard, closure) = guard_loop(&program("guard_loop"));
+        guards.push(guard);
+        boxed.push(closure);
+    }
+    report("a boxed closure made, called, freed", &boxed, None);
+    report("guard(f) made and dropped", &guards, Some(&boxed));
     println!();
 
     guardian(trials, &program);
@@ -415,6 +429,7 @@ fn build() -> PathBuf {
         "wait_ctrlc",
         "wait_signal_hook",
         "drain",
+        "guard_loop",
         "hello_guardian",
         "guardian_kill",
         "wait_guardian",
@@ -517,6 +532,27 @@ fn kill_to_end(program: &PathBuf, ending: Ending) -> f64 {
     };
     assert!(ended, "{}: {status}", program.display());
     elapsed.as_secs_f64()
+}
+
+/// `guard(f)`'s time per iteration and a boxed closure's, in seconds, as
+/// the program reports.
+fn guard_loop(program: &PathBuf) -> (f64, f64) {
+    let output = Command::new(program)
+        .output()
+        .expect("run the guard loop program");
+    assert!(
+        output.status.success(),
+        "guard loop failed: {}",
+        output.status
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let field = |name: &str| -> f64 {
+        text.split_whitespace()
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text:?}"))
+    };
+    (field("guard_ns") * 1e-9, field("boxed_ns") * 1e-9)
 }
 
 /// The drain's time and the baseline's, in seconds, as the program reports.

@@ -326,7 +326,13 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let Some(claimed) = self.ticket.claim() else {
+        // On the thread that made it, until a drain claims: no
+        // read-modify-write (see `Lease::claim_own`).
+        let own = LEASE
+            .with(Cell::get)
+            .filter(|lease| lease.holds(&self.ticket))
+            .and_then(|lease| lease.claim_own(&REGISTRY, &self.ticket));
+        let Some(claimed) = own.or_else(|| self.ticket.claim()) else {
             // The drain took it: it runs there; the scope ends once it has.
             return wait_released(&self.ticket);
         };
@@ -563,6 +569,12 @@ pub(crate) fn sweep(cut: bool, spare: Vec<Entry>) -> Sweep {
 /// Where `entry` stands in creation order: the larger, the newer.
 pub(crate) fn creation_order(entry: &Entry) -> u64 {
     entry.seq & !(1 << LATE_SHIFT)
+}
+
+/// The drain is about to claim: from now on the owners' drops claim with a
+/// compare-exchange too (see `slots::Lease::claim_own`).
+pub(crate) fn begin_claims() {
+    REGISTRY.begin_claims();
 }
 
 /// No cleanup made from now on outside a cleanup is accepted (see [`arm`]:

@@ -28,6 +28,7 @@ pub(super) fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// What the drain does: claims every armed cleanup of `kind`, newest first,
 /// and runs it.
 fn drain(kind: Kind) -> usize {
+    begin_claims();
     let sweep = sweep(false, Vec::new());
     let armed = match kind {
         Kind::Guard => sweep.guards,

@@ -69,6 +69,34 @@ fn a_drop_racing_the_drain_runs_the_closure_exactly_once() {
 }
 
 #[test]
+fn an_owner_s_drop_without_a_compare_exchange_racing_the_drain_runs_once() {
+    loom::model(|| {
+        let slots = registry();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let lease = slots.lease();
+        let ticket = lease.arm(Kind::Guard, 1, Location::caller(), counting(&runs));
+        let drainer = thread::spawn(move || {
+            // What the shutdown does before its first claim.
+            slots.begin_claims();
+            drain(slots);
+        });
+        // Guard::drop on the thread that made it: the plain claim while no
+        // drain claims, else the compare-exchange; or wait for the drain.
+        match lease.claim_own(slots, &ticket).or_else(|| ticket.claim()) {
+            Some(claimed) => run(claimed),
+            None => wait_released(&ticket),
+        }
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the drop returned before one run"
+        );
+        drainer.join().unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
 fn after_disarm_returns_the_closure_never_starts() {
     loom::model(|| {
         let slots = registry();
