@@ -281,6 +281,12 @@ pub(crate) fn spawned_by_parent() -> bool {
     })
 }
 
+/// [`prefix`] as made at install, for the signal handler (one atomic load;
+/// empty before). Async-signal-safe.
+pub(crate) fn prefix_made() -> &'static str {
+    PREFIX.get().map_or("", String::as_str)
+}
+
 /// `worker[4242]: ` in a child started by `cleanup::spawn` of a parent that
 /// is still its parent; empty elsewhere. Computed once, at install, so the
 /// signal handler can read it (`OnceCell::get` is one atomic load).
@@ -557,18 +563,59 @@ impl fmt::Display for Secs {
     }
 }
 
-/// Text built without `core::fmt`, for the lines made at start-up: there
-/// formatting's code, run for the first time, cost 10 µs of page faults.
-#[derive(Default)]
-pub(crate) struct Text(pub(crate) String);
+/// How long a [`Text`] may grow: a handler's line is under 120 bytes but
+/// for the prefix, whose program name a file system caps at 255.
+const TEXT_CAPACITY: usize = 512;
+
+/// A line built in a fixed buffer, without the allocator or, but for a
+/// fraction of a second, `core::fmt`: the signal handler makes its lines
+/// as it runs (so nothing of them costs at start-up), and may neither
+/// allocate nor lock. Async-signal-safe. Text beyond the capacity is cut
+/// at a character boundary.
+pub(crate) struct Text {
+    bytes: [u8; TEXT_CAPACITY],
+    len: usize,
+}
 
 impl Text {
-    pub(crate) fn str(mut self, text: &str) -> Self {
-        self.0.push_str(text);
+    pub(crate) const fn new() -> Self {
+        Text {
+            bytes: [0; TEXT_CAPACITY],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only whole `str`s, cut at character boundaries, are written.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+
+    pub(crate) fn str(&mut self, text: &str) -> &mut Self {
+        let mut take = text.len().min(TEXT_CAPACITY - self.len);
+        while !text.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.bytes[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
+        self.len += take;
         self
     }
 
-    pub(crate) fn number(mut self, n: u128) -> Self {
+    /// Ends the line with a newline, in place of its last character should
+    /// the buffer be full.
+    pub(crate) fn end_line(&mut self) -> &[u8] {
+        if self.len == TEXT_CAPACITY {
+            // Drop the last character: back from its last byte to its first
+            // (UTF-8's continuation bytes are 0b10xx_xxxx).
+            self.len -= 1;
+            while self.len > 0 && (self.bytes[self.len] & 0xC0) == 0x80 {
+                self.len -= 1;
+            }
+        }
+        self.str("\n");
+        &self.bytes[..self.len]
+    }
+
+    pub(crate) fn number(&mut self, n: u128) -> &mut Self {
         let mut digits = [0u8; 39];
         let mut at = digits.len();
         let mut n = n;
@@ -580,32 +627,38 @@ impl Text {
                 break;
             }
         }
-        for &digit in &digits[at..] {
-            self.0.push(char::from(digit));
-        }
-        self
+        // Digits are ASCII.
+        self.str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
     }
 
     /// As [`Secs`] writes it (through it for a fraction of a second above
-    /// one, which needs its rounding).
-    pub(crate) fn secs(self, time: Duration) -> Self {
+    /// one, which needs its rounding; `core::fmt` with this buffer as its
+    /// sink neither allocates nor locks).
+    pub(crate) fn secs(&mut self, time: Duration) -> &mut Self {
         let ms = time.as_millis();
         if ms < 1000 {
             self.number(ms).str("ms")
         } else if ms % 1000 == 0 {
             self.number(ms / 1000).str("s")
         } else {
-            let text = Secs(time).to_string();
-            self.str(&text)
+            let _ = fmt::write(self, format_args!("{}", Secs(time)));
+            self
         }
     }
 
     /// As [`SignalName`] writes it.
-    pub(crate) fn signal(self, sig: i32) -> Self {
+    pub(crate) fn signal(&mut self, sig: i32) -> &mut Self {
         match crate::signal::name(sig) {
             Some(name) => self.str(name),
             None => self.str("signal ").number(u128::from(sig.unsigned_abs())),
         }
+    }
+}
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.str(text);
+        Ok(())
     }
 }
 
@@ -651,16 +704,32 @@ mod tests {
 
     #[test]
     fn text_writes_as_the_formatters_do() {
-        for ms in [0, 1, 12, 999, 1000, 2500, 2550, 9999, 10_000, 30_000, 86_400_000, 123_456] {
+        for ms in [0, 1, 12, 999, 1000, 1250, 2500, 2550, 9999, 10_000, 30_000, 86_400_000, 123_456] {
             let time = Duration::from_millis(ms);
-            assert_eq!(Text::default().secs(time).0, Secs(time).to_string());
+            assert_eq!(Text::new().secs(time).as_str(), Secs(time).to_string());
         }
         for n in [0, 7, 10, 4_294_967_295, u128::MAX] {
-            assert_eq!(Text::default().number(n).0, n.to_string());
+            assert_eq!(Text::new().number(n).as_str(), n.to_string());
         }
         for sig in [crate::signal::SIGTERM, crate::signal::SIGINT, 63] {
-            assert_eq!(Text::default().signal(sig).0, SignalName(sig).to_string());
+            assert_eq!(Text::new().signal(sig).as_str(), SignalName(sig).to_string());
         }
+    }
+
+    #[test]
+    fn a_full_text_is_cut_at_a_character_and_still_ends_its_line() {
+        let mut text = Text::new();
+        for _ in 0..TEXT_CAPACITY {
+            text.str("é");
+        }
+        assert_eq!(text.as_str().len(), TEXT_CAPACITY);
+        let line = text.end_line();
+        assert_eq!(line.last(), Some(&b'\n'));
+        let line = std::str::from_utf8(line).expect("a whole line of whole characters");
+        assert_eq!(line.len(), TEXT_CAPACITY - 1);
+        assert!(line.trim_end().chars().all(|c| c == 'é'));
+        let mut short = Text::new();
+        assert_eq!(short.str("SIGTERM received").end_line(), b"SIGTERM received\n");
     }
 
     #[test]

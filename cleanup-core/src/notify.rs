@@ -239,8 +239,10 @@ struct Notifier {
 
 impl Notifier {
     fn from_env() -> Option<Notifier> {
+        // Outside systemd, the one variable read: start-up stays short.
+        let socket = std::env::var_os("NOTIFY_SOCKET")?;
         Notifier::parse(
-            std::env::var_os("NOTIFY_SOCKET").as_deref(),
+            Some(&socket),
             std::env::var_os("WATCHDOG_USEC").as_deref(),
             std::env::var_os("WATCHDOG_PID").as_deref(),
             std::process::id(),

@@ -49,10 +49,9 @@ static TIMER_READY: AtomicBool = AtomicBool::new(false);
 /// shutdown that finds it armed for its own deadline (the handler's, from
 /// the signal) does not arm it again.
 static TIMER_AT_NS: AtomicU64 = AtomicU64::new(0);
-/// The handler's lines, formatted before the handlers are installed, so the
-/// handler prints each with one `write(2)`: a line shows at once, even when
-/// every thread of the program is stuck.
-static LINES: OnceCell<Lines> = OnceCell::new();
+/// The first handled signal, which the deadline timer delivers (0: none
+/// installed).
+static TIMER_SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// The start line the handler left to the runtime thread because a
 /// subscriber or logger takes the lines: its signal; 0 once emitted (or when
 /// none is owed).
@@ -66,23 +65,6 @@ static IN_HANDLER: AtomicU32 = AtomicU32::new(0);
 /// to stderr, which blocks while stderr is a full pipe nobody reads: then
 /// the deadline must still hold, so the wait is bounded.
 const HANDLER_PATIENCE: Duration = Duration::from_millis(200);
-
-/// One line, ready for one `write(2)`.
-type Line = Box<[u8]>;
-
-struct Lines {
-    /// For each handled signal: its start line, without and with the hint
-    /// that a second Ctrl-C forces the exit.
-    start: Vec<(i32, Line, Line)>,
-    /// For each interrupt (a key a person presses, see [`interrupt_key`]):
-    /// the line for one during a shutdown something else started, without
-    /// and with the hint, and the line for a second one.
-    interrupts: Vec<(i32, Line, Line, Line)>,
-    deadline: Line,
-    /// The timer's line when the runtime thread did not end the process by
-    /// the deadline itself.
-    backstop: Line,
-}
 
 pub(crate) fn set_watched() {
     WATCHED.store(true, Ordering::SeqCst);
@@ -122,7 +104,8 @@ fn reset_after_fork() {
     FORWARDING_PARENT.store(false, Ordering::Relaxed);
     crate::sys::signals::tell_parent_apart(false);
     // POSIX timers are not inherited: make this process its own.
-    if let Some(&(first, _, _)) = LINES.get().and_then(|lines| lines.start.first()) {
+    let first = TIMER_SIGNAL.load(Ordering::SeqCst);
+    if first != 0 {
         create_timer(first);
     }
 }
@@ -157,40 +140,10 @@ fn install_blocked(
     crate::exit_status::set_policy(exit);
     find_own_group();
     find_forwarding_parent();
-    // Built without `core::fmt` (see `log::Text`).
-    let prefix = crate::log::prefix();
-    let line = |text: Text| -> Line {
-        let Text(text) = Text::default().str(prefix).str("shutdown: ").str(&text.0).str("\n");
-        text.into_bytes().into_boxed_slice()
-    };
-    let _ = LINES.set(Lines {
-        start: signals
-            .iter()
-            .map(|&sig| {
-                let delayed = !drain_delay.is_zero();
-                (
-                    sig,
-                    line(start_text(sig, delayed, false)),
-                    line(start_text(sig, delayed, true)),
-                )
-            })
-            .collect(),
-        interrupts: crate::sys::signals::INTERRUPTS
-            .iter()
-            .map(|&(sig, _)| {
-                let during = || Text::default().signal(sig).str(" received while shutting down");
-                (
-                    sig,
-                    line(during()),
-                    line(force_hint(during(), sig)),
-                    line(Text::default().str("second ").signal(sig).str(", exiting now without cleanup")),
-                )
-            })
-            .collect(),
-        deadline: line(Text::default().str("deadline reached before main returned, exiting")),
-        backstop: line(Text::default().str("deadline reached, exiting now")),
-    });
+    // Made now, for the handler's lines (which it builds as it runs).
+    crate::log::prefix();
     if let Some(&first) = signals.first() {
+        TIMER_SIGNAL.store(first, Ordering::SeqCst);
         create_timer(first);
     }
     for &sig in signals {
@@ -268,13 +221,17 @@ const ARMED_CLOSE_ENOUGH: u64 = 1_000_000;
 fn hard_deadline() -> ! {
     let quiet = crate::log::quiet();
     if let Some(ending) = crate::exit_status::deadline_ending() {
-        if let Some(lines) = LINES.get().filter(|_| !quiet) {
-            crate::log::write_stderr(&lines.backstop);
+        if !quiet {
+            write_line(|line| {
+            line.str("deadline reached, exiting now");
+        });
         }
         end_now(ending);
     }
-    if let Some(lines) = LINES.get().filter(|_| !quiet) {
-        crate::log::write_stderr(&lines.deadline);
+    if !quiet {
+        write_line(|line| {
+            line.str("deadline reached before main returned, exiting");
+        });
     }
     crate::exit_status::flush_stdout_isolated(true);
     // A route that is no signal (none reaches here without a runtime
@@ -336,8 +293,10 @@ fn on_signal(sig: i32, origin: Origin) {
         0
     };
     if is_interrupt(sig) && sigints > 0 {
-        if let Some((_, _, _, second)) = interrupt_lines(sig).filter(|_| !crate::log::quiet()) {
-            crate::log::write_stderr(second);
+        if !crate::log::quiet() {
+            write_line(|line| {
+            line.str("second ").signal(sig).str(", exiting now without cleanup");
+        });
         }
         crate::exit_status::die_by(sig);
     }
@@ -413,11 +372,17 @@ fn claim_and_announce(sig: i32, closing: bool) {
     } else if is_interrupt(sig) {
         // The hint is for a person at the terminal, raw even under a
         // subscriber (the handler cannot emit an event).
-        if let Some((_, again, again_hint, _)) = interrupt_lines(sig).filter(|_| !crate::log::quiet()) {
+        if !crate::log::quiet() {
+            let again = |line: &mut Text| {
+                line.signal(sig).str(" received while shutting down");
+            };
             if in_foreground() {
-                crate::log::write_stderr(again_hint);
+                write_line(|line| {
+                    again(line);
+                    force_hint(line, sig);
+                });
             } else if !crate::log::routed() {
-                crate::log::write_stderr(again);
+                write_line(again);
             }
         }
     }
@@ -443,16 +408,22 @@ fn announce_start(sig: i32, closing: bool) {
     if closing {
         // Not in a signal context (see `claim_and_announce`).
         let delayed = DRAIN_MS.load(Ordering::SeqCst) > 0;
-        let line = format!("{}shutdown: {}\n", crate::log::prefix(), start_text(sig, delayed, false).0);
-        crate::log::write_stderr(line.as_bytes());
+        write_line(|line| start_text(line, sig, delayed, false));
         return;
     }
-    if let Some(lines) = LINES.get() {
-        if let Some((_, plain, with_hint)) = lines.start.iter().find(|(s, _, _)| *s == sig) {
-            let hint = is_interrupt(sig) && in_foreground();
-            crate::log::write_stderr(if hint { with_hint } else { plain });
-        }
-    }
+    let delayed = DRAIN_MS.load(Ordering::SeqCst) > 0;
+    let hint = is_interrupt(sig) && in_foreground();
+    write_line(|line| start_text(line, sig, delayed, hint));
+}
+
+/// Writes one line of the handler's to stderr with one `write(2)`: the
+/// prefix, `shutdown: `, then what `text` adds. Built on the stack as the
+/// handler runs. Async-signal-safe.
+fn write_line(text: impl FnOnce(&mut Text)) {
+    let mut line = Text::new();
+    line.str(crate::log::prefix_made()).str("shutdown: ");
+    text(&mut line);
+    crate::log::write_stderr(line.end_line());
 }
 
 /// The key a person presses for `sig`, if it is an interrupt: SIGINT is
@@ -470,35 +441,28 @@ fn is_interrupt(sig: i32) -> bool {
     interrupt_key(sig).is_some()
 }
 
-/// The handler's lines for the interrupt `sig`. Async-signal-safe.
-fn interrupt_lines(sig: i32) -> Option<&'static (i32, Line, Line, Line)> {
-    LINES.get()?.interrupts.iter().find(|(interrupt, ..)| *interrupt == sig)
-}
-
 /// `; press Ctrl-C again to force` for an interrupt; nothing for the rest.
-fn force_hint(text: Text, sig: i32) -> Text {
-    match interrupt_key(sig) {
-        Some(key) => text.str("; press ").str(key).str(" again to force"),
-        None => text,
+fn force_hint(text: &mut Text, sig: i32) {
+    if let Some(key) = interrupt_key(sig) {
+        text.str("; press ").str(key).str(" again to force");
     }
 }
 
 /// `SIGTERM received, draining (10s)`, with the drain delay if there is one
 /// and, for a person at the terminal, how to force the exit.
-fn start_text(sig: i32, delayed: bool, hint: bool) -> Text {
-    let timeout = crate::deadline::timeout();
-    let text = Text::default().signal(sig).str(" received, ");
-    let text = match delayed {
-        true => text
-            .str("not ready; serving ")
+/// Async-signal-safe.
+fn start_text(text: &mut Text, sig: i32, delayed: bool, hint: bool) {
+    text.signal(sig).str(" received, ");
+    if delayed {
+        text.str("not ready; serving ")
             .secs(Duration::from_millis(DRAIN_MS.load(Ordering::SeqCst)))
-            .str(" more, then draining ("),
-        false => text.str("draining ("),
-    };
-    let text = text.secs(timeout).str(")");
-    match hint {
-        true => force_hint(text, sig),
-        false => text,
+            .str(" more, then draining (");
+    } else {
+        text.str("draining (");
+    }
+    text.secs(crate::deadline::timeout()).str(")");
+    if hint {
+        force_hint(text, sig);
     }
 }
 
@@ -517,7 +481,9 @@ pub(crate) fn take_deferred_start() -> Option<(String, i32)> {
         return None;
     }
     let delayed = DRAIN_MS.load(Ordering::SeqCst) > 0;
-    Some((start_text(sig, delayed, in_foreground()).0, sig))
+    let mut text = Text::new();
+    start_text(&mut text, sig, delayed, in_foreground());
+    Some((text.as_str().to_owned(), sig))
 }
 
 /// Waits until no handler is between its claim and its start line (at most
