@@ -709,6 +709,27 @@ fn sigint_leaves_no_process_of_a_child_s_group_behind() {
     }
 }
 
+/// The guardian's process starts in the program's memory and execs while
+/// the program goes on: a program that rewrites its environment, makes a
+/// durable cleanup and is SIGKILLed, all before the guardian can have
+/// loaded its image, still has the cleanup done, once.
+#[test]
+fn a_program_killed_before_its_guardian_has_loaded_still_has_its_durable_cleanup_done() {
+    for trial in 0..5 {
+        let scratch = Scratch::new(&format!("at-once-{trial}"));
+        let running = with_stderr_file("at-once", &scratch).start();
+        let ended = running.finish();
+        ended.assert_killed_by(SIGKILL);
+        let done = within(EVENTUALLY, || !scratch.record().is_empty());
+        let record = scratch.record();
+        assert!(
+            done.is_some() && record == ["ran at-once"],
+            "trial {trial}: the guardian did not run the cleanup once: {record:?}\n{}\n{ended}",
+            scratch.stderr()
+        );
+    }
+}
+
 // ---- without `guardian` -----------------------------------------------------
 
 #[test]

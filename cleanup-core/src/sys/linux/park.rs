@@ -25,10 +25,7 @@ pub(crate) fn wait(word: &AtomicU32, timeout: Option<Duration>) {
 }
 
 fn sleep_on(word: &AtomicU32, timeout: Option<Duration>) {
-    let timespec = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-        tv_nsec: t.subsec_nanos().into(),
-    });
+    let timespec = timeout.map(crate::sys::unix::timespec);
     let timespec_ptr = timespec
         .as_ref()
         .map_or(std::ptr::null(), |t| t as *const libc::timespec);

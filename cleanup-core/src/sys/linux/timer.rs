@@ -41,10 +41,7 @@ impl Timer {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
-            it_value: libc::timespec {
-                tv_sec: after.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-                tv_nsec: after.subsec_nanos().into(),
-            },
+            it_value: crate::sys::unix::timespec(after),
         };
         // SAFETY: timer_settime(2) on a timer this process created, with a
         // spec on this stack for the call.

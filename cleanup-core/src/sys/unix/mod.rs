@@ -21,3 +21,19 @@ pub(crate) mod process;
 pub(crate) mod signals;
 pub(crate) mod stack;
 pub(crate) mod timer;
+
+/// `duration` as a `timespec`, its seconds capped where `time_t` has 32
+/// bits (the field widths differ by target, hence the conversions).
+/// (Not every backend sleeps with one: the portable one on Linux does not.)
+#[allow(
+    dead_code,
+    clippy::useless_conversion,
+    clippy::unnecessary_fallible_conversions
+)]
+pub(crate) fn timespec(duration: std::time::Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: duration.as_secs().try_into().unwrap_or(i32::MAX.into()),
+        // Below 10^9: fits a 32-bit `long`.
+        tv_nsec: duration.subsec_nanos().try_into().unwrap_or(0),
+    }
+}
