@@ -238,6 +238,30 @@ pub(crate) fn event(level: Level, fields: Fields, args: fmt::Arguments<'_>) {
     });
 }
 
+/// [`event`] with its text made already (a [`Text`]'s): on stderr, one
+/// line with one `write(2)` and no `core::fmt`, whose code may be cold at
+/// the end of a process.
+pub(crate) fn event_text(level: Level, fields: Fields, text: &str) {
+    let sink = sink();
+    if sink == Sink::Stderr {
+        if !quiet() {
+            let mut line = Text::new();
+            line.str(prefix()).str("shutdown: ").str(text);
+            write_stderr(line.end_line());
+        }
+        return;
+    }
+    if quiet() && level == Level::Info {
+        return;
+    }
+    post(Event {
+        sink,
+        level,
+        text: text.to_owned(),
+        fields,
+    });
+}
+
 /// A line that `quiet` does not silence: a setting the program cannot
 /// honour (its text starts with `cleanup: `). A `WARN` event when routed.
 pub(crate) fn always(args: fmt::Arguments<'_>) {
@@ -646,6 +670,22 @@ impl Text {
         }
     }
 
+    pub(crate) fn int(&mut self, n: i64) -> &mut Self {
+        if n < 0 {
+            self.str("-");
+        }
+        self.number(u128::from(n.unsigned_abs()))
+    }
+
+    /// As [`Count`] writes it.
+    pub(crate) fn count(&mut self, n: usize, one: &str) -> &mut Self {
+        match (n, one) {
+            (1, one) => self.str("1 ").str(one),
+            (n, "child") => self.number(n as u128).str(" children"),
+            (n, one) => self.number(n as u128).str(" ").str(one).str("s"),
+        }
+    }
+
     /// As [`SignalName`] writes it.
     pub(crate) fn signal(&mut self, sig: i32) -> &mut Self {
         match crate::signal::name(sig) {
@@ -713,6 +753,14 @@ mod tests {
         }
         for sig in [crate::signal::SIGTERM, crate::signal::SIGINT, 63] {
             assert_eq!(Text::new().signal(sig).as_str(), SignalName(sig).to_string());
+        }
+        for n in [0, 1, 2, 17] {
+            for one in ["guard", "finalizer", "child", "cleanup"] {
+                assert_eq!(Text::new().count(n, one).as_str(), Count(n, one).to_string());
+            }
+        }
+        for n in [0, -1, 143, i64::MIN, i64::MAX] {
+            assert_eq!(Text::new().int(n).as_str(), n.to_string());
         }
     }
 

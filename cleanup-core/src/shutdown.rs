@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::deadline::{Budget, Stamp};
 use crate::exit_status::{Ending, Facts, Seen};
-use crate::log::{self, Count, Fields, Left, Level, Secs, SignalName};
+use crate::log::{self, Count, Fields, Left, Level, Secs, SignalName, Text};
 use crate::registry::{self, Claimed, Found, Kind, Name, State, Ticket};
 use crate::state::{self, ExitReason};
 use crate::sync::lock;
@@ -595,7 +595,9 @@ fn execute(id: u64) -> bool {
                 machine = lock(&MACHINE);
             }
             Step::Run(claimed, kind, name, claim) => {
-                CALLED.store(claim, Ordering::SeqCst);
+                // (A plain store: the watchdog that does not see it yet
+                // only waits longer.)
+                CALLED.store(claim, Ordering::Release);
                 let result = match kind {
                     Kind::Guard => registry::run(claimed, true),
                     Kind::Finalizer => registry::run_finalizer(claimed),
@@ -846,15 +848,19 @@ fn finish() -> Ending {
     if machine.announced || problems {
         let elapsed = machine.budget.map_or(Duration::ZERO, |b| b.start.elapsed());
         let guards = machine.guards_ran + registry::dropped_during_shutdown();
-        let text = format!(
-            "done in {}, {} and {} ran{}, {}",
-            Secs(elapsed),
-            Count(guards, "guard"),
-            Count(machine.finalizers_ran, "finalizer"),
-            machine.problems(),
-            Describe(ending)
-        );
-        log::event(
+        // Built as the handler builds its lines (`log::Text`), whose code
+        // is warm by now after a signal.
+        let mut text = Text::new();
+        text.str("done in ")
+            .secs(elapsed)
+            .str(", ")
+            .count(guards, "guard")
+            .str(" and ")
+            .count(machine.finalizers_ran, "finalizer")
+            .str(" ran");
+        machine.problems(&mut text);
+        describe(text.str(", "), ending);
+        log::event_text(
             if problems { Level::Warn } else { Level::Info },
             ending_fields(
                 Fields::new()
@@ -863,14 +869,14 @@ fn finish() -> Ending {
                     .problems(machine.hung, machine.panicked),
                 ending,
             ),
-            format_args!("{text}"),
+            text.as_str(),
         );
         last_status = Some(text);
     }
     drop(machine);
     if let Some(text) = last_status.filter(|_| crate::notify::enabled()) {
         // The last word for `systemctl status`: not a stale progress line.
-        crate::notify::status(&format!("stopped: {text}"));
+        crate::notify::status(&format!("stopped: {}", text.as_str()));
     }
     flush_log(Instant::now() + FLUSH_AT_END);
     ending
@@ -926,34 +932,41 @@ impl Machine {
         )
     }
 
-    fn problems(&self) -> String {
-        let mut text = String::new();
+    /// `, 1 abandoned, 2 panicked`: what went wrong, if anything.
+    fn problems(&self, text: &mut Text) {
         if self.hung > 0 {
-            text += &format!(", {} abandoned", self.hung);
+            text.str(", ").number(self.hung as u128).str(" abandoned");
         }
         if self.panicked > 0 {
-            text += &format!(", {} panicked", self.panicked);
+            text.str(", ").number(self.panicked as u128).str(" panicked");
         }
         if self.not_started > 0 {
-            text += &format!(", {} made during the shutdown not started", self.not_started);
+            text.str(", ")
+                .number(self.not_started as u128)
+                .str(" made during the shutdown not started");
         }
-        text
     }
 }
 
-/// `exiting by SIGTERM`, `exiting with code 0`.
+/// [`describe`] for `format!`.
 struct Describe(Ending);
 
 impl std::fmt::Display for Describe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.0, self.0.seen()) {
-            (Ending::Abort, _) => f.write_str("aborting"),
-            (_, Seen::CodeForSignal(sig)) => {
-                write!(f, "exiting with code {} (PID 1)", 128 + sig)
-            }
-            (_, Seen::Signal(sig)) => write!(f, "exiting by {}", SignalName(sig)),
-            (_, Seen::Code(code)) => write!(f, "exiting with code {code}"),
-        }
+        f.write_str(describe(&mut Text::new(), self.0).as_str())
+    }
+}
+
+/// `exiting by SIGTERM`, `exiting with code 0`.
+fn describe(text: &mut Text, ending: Ending) -> &mut Text {
+    match (ending, ending.seen()) {
+        (Ending::Abort, _) => text.str("aborting"),
+        (_, Seen::CodeForSignal(sig)) => text
+            .str("exiting with code ")
+            .int(128 + i64::from(sig))
+            .str(" (PID 1)"),
+        (_, Seen::Signal(sig)) => text.str("exiting by ").signal(sig),
+        (_, Seen::Code(code)) => text.str("exiting with code ").int(i64::from(code)),
     }
 }
 
@@ -1090,7 +1103,7 @@ pub(crate) fn watch() -> ! {
                     let until = running.until.instant();
                     if now >= until
                         && !running.elsewhere
-                        && CALLED.load(Ordering::SeqCst) != running.claim
+                        && CALLED.load(Ordering::Acquire) != running.claim
                     {
                         // Claimed but not called yet: the executor is late,
                         // not the cleanup. Its share counts from now.
