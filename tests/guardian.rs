@@ -709,10 +709,10 @@ fn sigint_leaves_no_process_of_a_child_s_group_behind() {
     }
 }
 
-/// The guardian's process starts in the program's memory and execs while
-/// the program goes on: a program that rewrites its environment, makes a
-/// durable cleanup and is SIGKILLed, all before the guardian can have
-/// loaded its image, still has the cleanup done, once.
+/// The program does not wait for its guardian to load its image: a program
+/// that rewrites its environment, makes a durable cleanup and is SIGKILLed,
+/// all before the guardian can have loaded, still has the cleanup done,
+/// once.
 #[test]
 fn a_program_killed_before_its_guardian_has_loaded_still_has_its_durable_cleanup_done() {
     for trial in 0..5 {
