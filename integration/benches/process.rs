@@ -20,7 +20,8 @@
 //! - `guard(f)` made and dropped in a loop in a `#[graceful_main]` program,
 //!   against the same closure boxed, called and freed in the same program;
 //! - the guardian (`#[graceful_main(guardian)]`): start-up against a plain
-//!   `main` (and `#[graceful_main]` without it); SIGKILL of the program to
+//!   `main` (and `#[graceful_main]` without it), empty and with one durable
+//!   cleanup made at once; SIGKILL of the program to
 //!   the directory it had `remove_on_exit`ed gone, against SIGKILL to exit
 //!   of a plain program; and the guardian process's VmRSS while the program
 //!   waits, against a plain program's.
@@ -173,13 +174,16 @@ fn guardian(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
     let result = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
     assert_eq!(result, 0, "PR_SET_CHILD_SUBREAPER failed");
 
-    let (mut bare, mut graceful, mut guarded) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut bare, mut graceful, mut guarded, mut durable) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..trials {
         bare.push(start_up(&program("hello_bare")));
         graceful.push(start_up(&program("hello_graceful")));
         guarded.push(start_up(&program("hello_guardian")));
         // Its guardian, now ours: it leaves once it has read the end of
         // the pipe.
+        reap(-1);
+        durable.push(start_up(&program("hello_guardian_durable")));
         reap(-1);
     }
     report("start-up, plain main", &bare, None);
@@ -189,10 +193,16 @@ fn guardian(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
         &guarded,
         Some(&bare),
     );
+    report(
+        "the same, one durable cleanup made at once",
+        &durable,
+        Some(&bare),
+    );
     println!(
-        "  start-up cost of guardian: {:.1} µs over a plain main, {:.1} µs over #[graceful_main] (median differences)\n",
+        "  start-up cost of guardian: {:.1} µs over a plain main, {:.1} µs over #[graceful_main]; with one durable cleanup {:.1} µs over a plain main (median differences)\n",
         (median(&guarded) - median(&bare)) * 1e6,
-        (median(&guarded) - median(&graceful)) * 1e6
+        (median(&guarded) - median(&graceful)) * 1e6,
+        (median(&durable) - median(&bare)) * 1e6
     );
 
     let scratch = std::env::temp_dir().join(format!("cleanup-bench-{}", std::process::id()));
@@ -431,6 +441,7 @@ fn build() -> PathBuf {
         "drain",
         "guard_loop",
         "hello_guardian",
+        "hello_guardian_durable",
         "guardian_kill",
         "wait_guardian",
     ];
