@@ -220,15 +220,11 @@ pub(crate) fn warn(args: fmt::Arguments<'_>) {
 /// A `shutdown:` line on stderr unless `quiet`; through `tracing` or `log`
 /// when they are installed, where `quiet` drops only the `INFO` ones.
 pub(crate) fn event(level: Level, fields: Fields, args: fmt::Arguments<'_>) {
-    let sink = sink();
+    let Some(sink) = destination(level) else {
+        return;
+    };
     if sink == Sink::Stderr {
-        if !quiet() {
-            write_line("shutdown: ", args);
-        }
-        return;
-    }
-    if quiet() && level == Level::Info {
-        return;
+        return write_line("shutdown: ", args);
     }
     post(Event {
         sink,
@@ -242,17 +238,13 @@ pub(crate) fn event(level: Level, fields: Fields, args: fmt::Arguments<'_>) {
 /// line with one `write(2)` and no `core::fmt`, whose code may be cold at
 /// the end of a process.
 pub(crate) fn event_text(level: Level, fields: Fields, text: &str) {
-    let sink = sink();
+    let Some(sink) = destination(level) else {
+        return;
+    };
     if sink == Sink::Stderr {
-        if !quiet() {
-            let mut line = Text::new();
-            line.str(prefix()).str("shutdown: ").str(text);
-            write_stderr(line.end_line());
-        }
-        return;
-    }
-    if quiet() && level == Level::Info {
-        return;
+        return write_shutdown_line(prefix(), |line| {
+            line.str(text);
+        });
     }
     post(Event {
         sink,
@@ -260,6 +252,23 @@ pub(crate) fn event_text(level: Level, fields: Fields, text: &str) {
         text: text.to_owned(),
         fields,
     });
+}
+
+/// Where an event at `level` goes now; `None` when `quiet` drops it.
+fn destination(level: Level) -> Option<Sink> {
+    let sink = sink();
+    let dropped = quiet() && (sink == Sink::Stderr || level == Level::Info);
+    (!dropped).then_some(sink)
+}
+
+/// `prefix`, `shutdown: `, then what `text` adds, written to stderr with one
+/// `write(2)`, built on the stack. Async-signal-safe (the signal handler's
+/// lines, with [`prefix_made`]).
+pub(crate) fn write_shutdown_line(prefix: &str, text: impl FnOnce(&mut Text)) {
+    let mut line = Text::new();
+    line.str(prefix).str("shutdown: ");
+    text(&mut line);
+    write_stderr(line.end_line());
 }
 
 /// A line that `quiet` does not silence: a setting the program cannot

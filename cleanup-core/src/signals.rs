@@ -416,14 +416,10 @@ fn announce_start(sig: i32, closing: bool) {
     write_line(|line| start_text(line, sig, delayed, hint));
 }
 
-/// Writes one line of the handler's to stderr with one `write(2)`: the
-/// prefix, `shutdown: `, then what `text` adds. Built on the stack as the
-/// handler runs. Async-signal-safe.
+/// Writes one line of the handler's (see `log::write_shutdown_line`).
+/// Async-signal-safe.
 fn write_line(text: impl FnOnce(&mut Text)) {
-    let mut line = Text::new();
-    line.str(crate::log::prefix_made()).str("shutdown: ");
-    text(&mut line);
-    crate::log::write_stderr(line.end_line());
+    crate::log::write_shutdown_line(crate::log::prefix_made(), text);
 }
 
 /// The key a person presses for `sig`, if it is an interrupt: SIGINT is

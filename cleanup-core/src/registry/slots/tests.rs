@@ -45,16 +45,24 @@ fn wait_released(ticket: &Ticket) {
     }
 }
 
-#[test]
-fn a_drop_racing_the_drain_runs_the_closure_exactly_once() {
-    loom::model(|| {
+/// A guard's drop racing the drain, with the drain's preparation before its
+/// first claim and the drop's own claim: the closure runs once, and before
+/// the drop returns.
+fn drop_racing_the_drain(
+    before_claims: fn(&Slots),
+    claim: fn(&Slots, &Lease, &Ticket) -> Option<Claimed>,
+) {
+    loom::model(move || {
         let slots = registry();
         let runs = Arc::new(AtomicUsize::new(0));
         let lease = slots.lease();
         let ticket = lease.arm(Kind::Guard, 1, Location::caller(), counting(&runs));
-        let drainer = thread::spawn(move || drain(slots));
+        let drainer = thread::spawn(move || {
+            before_claims(slots);
+            drain(slots);
+        });
         // Guard::drop: claim and run, or wait for the drain's run.
-        match ticket.claim() {
+        match claim(slots, &lease, &ticket) {
             Some(claimed) => run(claimed),
             None => wait_released(&ticket),
         }
@@ -69,31 +77,19 @@ fn a_drop_racing_the_drain_runs_the_closure_exactly_once() {
 }
 
 #[test]
+fn a_drop_racing_the_drain_runs_the_closure_exactly_once() {
+    drop_racing_the_drain(|_| {}, |_, _, ticket| ticket.claim());
+}
+
+#[test]
 fn an_owner_s_drop_without_a_compare_exchange_racing_the_drain_runs_once() {
-    loom::model(|| {
-        let slots = registry();
-        let runs = Arc::new(AtomicUsize::new(0));
-        let lease = slots.lease();
-        let ticket = lease.arm(Kind::Guard, 1, Location::caller(), counting(&runs));
-        let drainer = thread::spawn(move || {
-            // What the shutdown does before its first claim.
-            slots.begin_claims();
-            drain(slots);
-        });
-        // Guard::drop on the thread that made it: the plain claim while no
-        // drain claims, else the compare-exchange; or wait for the drain.
-        match lease.claim_own(slots, &ticket).or_else(|| ticket.claim()) {
-            Some(claimed) => run(claimed),
-            None => wait_released(&ticket),
-        }
-        assert_eq!(
-            runs.load(Ordering::SeqCst),
-            1,
-            "the drop returned before one run"
-        );
-        drainer.join().unwrap();
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-    });
+    drop_racing_the_drain(
+        // What the shutdown does before its first claim.
+        Slots::begin_claims,
+        // On the thread that made it: the plain claim while no drain
+        // claims, else the compare-exchange.
+        |slots, lease, ticket| lease.claim_own(slots, ticket).or_else(|| ticket.claim()),
+    );
 }
 
 #[test]
