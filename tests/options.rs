@@ -23,6 +23,25 @@ fn exit_code_exits_with_128_plus_the_signal_instead_of_dying_by_it() {
     }
 }
 
+/// Leaving by code goes through `std::process::exit`, which flushes what
+/// `print!` left in stdout's buffer.
+#[test]
+fn exit_code_keeps_what_print_left_in_stdout_s_buffer() {
+    let mut running = Spawn::fixture("option_exit_code")
+        .arg("unflushed")
+        .start_ready();
+    running.signal(SIGTERM);
+    let ended = running.finish();
+    ended.assert_code(143);
+    assert!(
+        ended
+            .stdout
+            .iter()
+            .any(|line| line.contains("unflushed:code")),
+        "what `print!` left in the buffer is lost\n{ended}"
+    );
+}
+
 #[test]
 fn exit_zero_exits_with_0_after_a_clean_sigterm_shutdown() {
     let mut running = Spawn::fixture("option_exit_zero").start_ready();
