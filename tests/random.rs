@@ -1286,10 +1286,19 @@ fn abandoned_by(
             .iter()
             .any(|a| a.finalizer == finalizer && site_fits(a));
     };
+    // One that a program thread ran (its own drop), the drain found running:
+    // the log counts its time from the shutdown's start, all the runtime
+    // knows, though it may have started later.
+    let from = match life.starts.first() {
+        Some((_, thread)) if !thread.starts_with('x') => record
+            .deadline_start()
+            .map_or(start, |began| began.min(start)),
+        _ => start,
+    };
     abandoned.iter().any(|a| {
         a.finalizer == finalizer
             && site_fits(a)
-            && start + (a.after.saturating_sub(a.rounding + CLAIM_SLACK)).as_micros() as u64 <= time
+            && from + (a.after.saturating_sub(a.rounding + CLAIM_SLACK)).as_micros() as u64 <= time
     })
 }
 

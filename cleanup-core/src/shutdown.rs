@@ -787,7 +787,8 @@ fn wait_for(machine: &mut Machine, found: &Found, after: usize) {
     let until = machine
         .budget
         .map_or(now, |budget| budget.cleanup_until(now, after));
-    // Its share counts from now, but the log says how long it really ran.
+    // Its share counts from now; the log counts from the shutdown's start
+    // (it may have started later: when, only its thread knew).
     let shutdown_began = machine.budget.map_or(now, |budget| budget.start);
     machine.running = Some(Running::elsewhere(found, shutdown_began, until));
     if machine.watch_at.is_some_and(|at| Stamp::of(until) < at) {
