@@ -74,3 +74,29 @@ fn as_a_second_sigint_with_nothing_registered_kills_by_sigint_at_once() {
         .assert_killed_by(SIGINT)
         .assert_ended_within(MARGIN);
 }
+
+#[test]
+fn sigalrm_is_the_program_s_until_a_shutdown_begins() {
+    // Nothing of ours watches SIGALRM before a shutdown: the program's
+    // alarm does what it would without us.
+    program("alarm-before")
+        .start_ready()
+        .finish()
+        .assert_killed_by(libc::SIGALRM);
+}
+
+#[test]
+fn the_program_s_own_alarm_during_a_shutdown_reaches_its_handler_and_the_deadline_still_holds() {
+    // Where the deadline is `setitimer` (macOS, the BSDs: the portable
+    // backend), the program's alarm replaces it: its handler still runs,
+    // and the deadline is armed again behind it.
+    let mut running = program("alarm-during").short_timeout().start_ready();
+    running.signal(SIGTERM);
+    running.wait_stdout("alarm:mine");
+    running
+        .finish()
+        .assert_killed_by(SIGTERM)
+        .assert_once(&["alarm:mine"])
+        .assert_absent(&["stack:main"])
+        .assert_ended_within(Duration::from_secs(TIMEOUT_SECS) + MARGIN);
+}

@@ -9,9 +9,10 @@
 //! The runtime thread exists only once there is something to watch (a guard,
 //! a finalizer): a program with nothing to clean keeps a single thread and
 //! dies as fast as the default action would kill it. Until then, the deadline
-//! is a POSIX timer that the handler arms; it delivers the first configured
-//! signal with `si_code == SI_TIMER`, which the handler tells apart from a
-//! signal sent by someone.
+//! is a timer that the handler arms: on Linux a POSIX timer, which delivers
+//! the first configured signal with `si_code == SI_TIMER` (the handler tells
+//! it apart from a signal sent by someone); elsewhere on Unix
+//! `setitimer`, whose SIGALRM runs the same path (`sys::unix::timer`).
 
 use std::io;
 use std::sync::atomic::{
@@ -157,7 +158,7 @@ fn install_blocked(
 /// Without it, a program with nothing to clean gets a runtime thread at
 /// start-up instead.
 fn create_timer(signal: i32) {
-    if let Some(timer) = Timer::create(signal) {
+    if let Some(timer) = Timer::create(signal, on_signal) {
         TIMER.store(timer.to_raw(), Ordering::SeqCst);
         TIMER_READY.store(true, Ordering::SeqCst);
     }

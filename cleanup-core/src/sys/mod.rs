@@ -4,7 +4,7 @@
 //!
 //! | backend | runs on | what it adds |
 //! |---|---|---|
-//! | `unix` | every Unix (macOS, the BSDs, Linux with `--cfg cleanup_portable`) | the POSIX baseline: a self-pipe the handler writes for sleepers, no deadline timer (a runtime thread keeps the deadline), the guardian watching a pipe (and kqueue), a full fence on both sides of the registry's close |
+//! | `unix` | every Unix (macOS, the BSDs, Linux with `--cfg cleanup_portable`) | the POSIX baseline: a self-pipe the handler writes for sleepers, `setitimer` as the deadline's backstop (SIGALRM, taken only once a shutdown arms it), the guardian watching a pipe (and kqueue), a full fence on both sides of the registry's close |
 //! | `linux` | Linux | futex sleepers the signal handler wakes, a POSIX timer as the deadline's backstop, `membarrier`, pidfds, the parent-death signal, the isolated stdout flush, systemd's abstract sockets |
 //!
 //! Each concept is one module with the same functions in every backend

@@ -26,28 +26,3 @@ pub(crate) fn flush_stdout_isolated() {
         let _ = flushed.recv_timeout(WAIT);
     }
 }
-
-/// No deadline timer: a runtime thread keeps the deadline from the start
-/// instead.
-#[derive(Clone, Copy)]
-pub(crate) struct Timer(());
-
-impl Timer {
-    /// A timer that delivers `signal` when it fires; `None` here.
-    pub(crate) fn create(_signal: i32) -> Option<Timer> {
-        None
-    }
-
-    /// Raw form, for an atomic. Async-signal-safe.
-    pub(crate) fn to_raw(self) -> usize {
-        0
-    }
-
-    /// Back from [`Timer::to_raw`].
-    pub(crate) fn from_raw(_raw: usize) -> Timer {
-        Timer(())
-    }
-
-    /// Fires once after `after`; zero disarms. Async-signal-safe.
-    pub(crate) fn arm(self, _after: Duration) {}
-}

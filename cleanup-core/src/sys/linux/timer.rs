@@ -3,14 +3,17 @@
 
 use std::time::Duration;
 
+use crate::sys::signals::Origin;
+
 /// A `timer_t` of this process.
 #[derive(Clone, Copy)]
 pub(crate) struct Timer(libc::timer_t);
 
 impl Timer {
-    /// A disarmed timer that delivers `signal` to the process when it fires;
-    /// `None` if the kernel refuses one.
-    pub(crate) fn create(signal: i32) -> Option<Timer> {
+    /// A disarmed timer that delivers `signal` to the process when it fires
+    /// (its handler, there, tells it apart: see [`fired`]); `None` if the
+    /// kernel refuses one.
+    pub(crate) fn create(signal: i32, _handler: fn(i32, Origin)) -> Option<Timer> {
         // SAFETY: timer_create(2) with a zeroed sigevent set to deliver
         // `signal` to the process, writing the id into a local.
         unsafe {

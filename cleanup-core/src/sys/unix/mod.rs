@@ -10,6 +10,7 @@
 pub(crate) mod barrier;
 pub(crate) mod bell;
 pub(crate) mod clock;
+pub(crate) mod errno;
 pub(crate) mod exit;
 pub(crate) mod fd;
 pub(crate) mod guardian;

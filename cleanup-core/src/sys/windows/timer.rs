@@ -1,4 +1,32 @@
 //! No deadline timer: with no signals to deliver one, a runtime thread
-//! keeps the deadline from the start, as in the POSIX baseline.
+//! keeps the deadline from the start.
 
-pub(crate) use crate::sys::std_only::Timer;
+use std::time::Duration;
+
+use crate::sys::signals::Origin;
+
+/// No deadline timer: a runtime thread keeps the deadline from the start
+/// instead.
+#[derive(Clone, Copy)]
+pub(crate) struct Timer(());
+
+impl Timer {
+    /// A timer that runs `handler(signal, Origin::Timer)` when it fires;
+    /// `None` here.
+    pub(crate) fn create(_signal: i32, _handler: fn(i32, Origin)) -> Option<Timer> {
+        None
+    }
+
+    /// Raw form, for an atomic. Async-signal-safe.
+    pub(crate) fn to_raw(self) -> usize {
+        0
+    }
+
+    /// Back from [`Timer::to_raw`].
+    pub(crate) fn from_raw(_raw: usize) -> Timer {
+        Timer(())
+    }
+
+    /// Fires once after `after`; zero disarms. Async-signal-safe.
+    pub(crate) fn arm(self, _after: Duration) {}
+}
