@@ -100,3 +100,18 @@ fn the_program_s_own_alarm_during_a_shutdown_reaches_its_handler_and_the_deadlin
         .assert_absent(&["stack:main"])
         .assert_ended_within(Duration::from_secs(TIMEOUT_SECS) + MARGIN);
 }
+
+#[test]
+fn the_program_s_alarm_set_before_a_shutdown_still_fires_when_due_before_the_deadline() {
+    // Where the deadline is `setitimer`, arming it must not take the place
+    // of the program's earlier alarm.
+    let mut running = program("alarm-pending").short_timeout().start_ready();
+    running.signal(SIGTERM);
+    running.wait_stdout("alarm:mine");
+    running
+        .finish()
+        .assert_killed_by(SIGTERM)
+        .assert_once(&["alarm:mine"])
+        .assert_absent(&["stack:main"])
+        .assert_ended_within(Duration::from_secs(TIMEOUT_SECS) + MARGIN);
+}

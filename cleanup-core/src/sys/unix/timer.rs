@@ -9,9 +9,11 @@
 //! alarm that is not the deadline (the program's own `alarm`, a `kill`) goes
 //! to the handler the program had, if it had one; a default or ignored
 //! SIGALRM is ignored, as the deadline ends the process anyway. There is one
-//! `ITIMER_REAL` per process: arming it replaces an alarm the program had
-//! set, and if the program sets one during the shutdown, the deadline's is
-//! armed again when that one fires.
+//! `ITIMER_REAL` per process: an alarm the program had set that comes
+//! before the deadline stays armed, and the deadline's is armed when it
+//! fires (one due later is replaced, and a periodic one stops there); if
+//! the program sets one during the shutdown, the deadline's is armed again
+//! when that one fires.
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
@@ -78,9 +80,18 @@ impl Timer {
             }
             return;
         }
-        take_sigalrm();
+        if !take_sigalrm() {
+            // SIGALRM is not ours: the runtime thread, once one runs, keeps
+            // the deadline.
+            return;
+        }
         let due = monotonic_ns().saturating_add(u64::try_from(after.as_nanos()).unwrap_or(u64::MAX));
-        DUE_NS.store(due.max(1), Ordering::SeqCst);
+        let armed_before = DUE_NS.swap(due.max(1), Ordering::SeqCst) != 0;
+        if !armed_before && pending().is_some_and(|left| left < after) {
+            // An alarm of the program's comes first: it stays, and when it
+            // fires, `on_alarm` arms the deadline's behind it.
+            return;
+        }
         set_itimer(after);
     }
 }
@@ -93,13 +104,13 @@ pub(crate) fn fired(_info: &libc::siginfo_t) -> bool {
 }
 
 /// Sets SIGALRM's action to `on_alarm`, keeping the previous one, the
-/// first time. Async-signal-safe.
-fn take_sigalrm() {
+/// first time; whether it is (or is being) ours. Async-signal-safe.
+fn take_sigalrm() -> bool {
     if ACTION
         .compare_exchange(NOT_SET, SETTING, Ordering::SeqCst, Ordering::SeqCst)
         .is_err()
     {
-        return;
+        return true;
     }
     // SAFETY: sigaction(2) with an action zeroed then filled on this stack
     // (a handler of the SA_SIGINFO form, an empty mask), saving the old
@@ -113,12 +124,28 @@ fn take_sigalrm() {
         libc::sigemptyset(&mut action.sa_mask);
         let previous = (*PREVIOUS.0.get()).as_mut_ptr();
         if libc::sigaction(libc::SIGALRM, &action, previous) != 0 {
-            // Not ours: the runtime thread, if any, keeps the deadline.
             ACTION.store(NOT_SET, Ordering::SeqCst);
-            return;
+            return false;
         }
     }
     ACTION.store(SET, Ordering::SeqCst);
+    true
+}
+
+/// How long until `ITIMER_REAL` fires, if it is armed. Async-signal-safe.
+fn pending() -> Option<Duration> {
+    // SAFETY: getitimer(2) writing into a zeroed value on this stack.
+    let value = unsafe {
+        let mut value: libc::itimerval = std::mem::zeroed();
+        if libc::getitimer(libc::ITIMER_REAL, &mut value) != 0 {
+            return None;
+        }
+        value.it_value
+    };
+    let secs = u64::try_from(value.tv_sec).unwrap_or(0);
+    let micros = u32::try_from(value.tv_usec).unwrap_or(0);
+    let left = Duration::from_secs(secs) + Duration::from_micros(micros.into());
+    (!left.is_zero()).then_some(left)
 }
 
 /// Arms `ITIMER_REAL` to fire once after `after` (rounded up to a
