@@ -80,6 +80,9 @@ fn base() -> (Instant, u64) {
 }
 
 impl Stamp {
+    /// The clock's zero: before any time this process reads.
+    pub(crate) const ZERO: Stamp = Stamp(0);
+
     pub(crate) fn now() -> Stamp {
         Stamp(monotonic_ns())
     }

@@ -53,6 +53,11 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 const ASYNC_GRACE: Duration = Duration::from_millis(200);
 /// How often an executor looks at a guard running on another thread.
 const POLL: Duration = Duration::from_millis(1);
+/// How often the runtime thread looks at the cleanup the executor runs,
+/// once it keeps the shares (see [`Machine::ticking`]): a cleanup's share
+/// counts from the first look that finds it called, at most this much (and
+/// the scheduler's delay) after it started.
+const TICK: Duration = Duration::from_millis(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -103,6 +108,13 @@ struct Machine {
     /// When the runtime thread will next look: an executor starting a
     /// cleanup due earlier wakes it (one notify, not one per cleanup).
     watch_at: Option<Stamp>,
+    /// The runtime thread looks at the running cleanup every [`TICK`] and
+    /// sets its share when it first finds it called: the executor then
+    /// starts a cleanup without reading the clock (100 000 quick ones took
+    /// 8.1 ms with a reading each, 30 ns here, and 5.1 ms without).
+    ticking: bool,
+    /// When the runtime thread last looked (while `ticking`).
+    looked_at: Stamp,
     /// Only this executor may take the next cleanup; an abandoned one stops.
     executor: u64,
     /// Cleanups the executors have claimed, to number them (see [`CALLED`]).
@@ -127,6 +139,10 @@ struct Running {
     /// lower bound.
     started_before: bool,
     until: Stamp,
+    /// Its share is not set yet: the runtime thread sets it, from the
+    /// first look that finds it called (`started` is until then the look
+    /// before, a lower bound; `until` is meaningless).
+    pending: bool,
     /// Waiting for a guard that another thread runs, not running one.
     elsewhere: bool,
     /// The executor's claim number for it (see [`CALLED`]); 0 elsewhere.
@@ -152,6 +168,7 @@ impl Running {
             started: Stamp::of(since.unwrap_or(shutdown_began)),
             started_before: since.is_none(),
             until: Stamp::of(until),
+            pending: false,
             elsewhere: true,
             claim: 0,
         }
@@ -196,6 +213,8 @@ static MACHINE: Mutex<Machine> = Mutex::new(Machine {
     closed: false,
     after_batch: 0,
     watch_at: None,
+    ticking: false,
+    looked_at: Stamp::ZERO,
     executor: 0,
     claims: 0,
     guards_ran: 0,
@@ -679,25 +698,33 @@ fn next_step(machine: &mut Machine) -> Step {
                 }
                 continue; // its handle took it first
             };
-            let now = Stamp::now();
-            let after = machine.batch.waiting() + machine.after_batch;
-            let until = machine
-                .budget
-                .map_or(now, |budget| budget.cleanup_until_stamp(now, after));
             let name = Name(kind, entry.ticket.location());
             machine.claims += 1;
+            let (started, until, pending) = if machine.ticking {
+                // The runtime thread sets its share when it first sees it
+                // called, within a tick: no clock reading here.
+                (machine.looked_at, Stamp::ZERO, true)
+            } else {
+                let now = Stamp::now();
+                let after = machine.batch.waiting() + machine.after_batch;
+                let until = machine
+                    .budget
+                    .map_or(now, |budget| budget.cleanup_until_stamp(now, after));
+                if machine.watch_at.is_some_and(|at| until < at) {
+                    notify_watch();
+                }
+                (now, until, false)
+            };
             machine.running = Some(Running {
                 ticket: entry.ticket,
                 name,
-                started: now,
+                started,
                 started_before: false,
                 until,
+                pending,
                 elsewhere: false,
                 claim: machine.claims,
             });
-            if machine.watch_at.is_some_and(|at| until < at) {
-                notify_watch();
-            }
             return Step::Run(claimed, kind, name, machine.claims);
         }
         if machine.first_pass && !machine.closed {
@@ -815,7 +842,8 @@ pub(crate) fn cap(since: Instant, limit: Duration) {
     machine.budget = Some(capped);
     let now = Instant::now();
     let after = machine.batch.waiting() + machine.after_batch;
-    if let Some(running) = machine.running.as_mut() {
+    if let Some(running) = machine.running.as_mut().filter(|running| !running.pending) {
+        // (A pending one gets its share from the capped budget.)
         running.until = running.until.min(Stamp::of(capped.cleanup_until(now, after)));
     }
     log::event(
@@ -984,6 +1012,8 @@ fn spawn_executor(id: u64) {
         log::warn(format_args!(
             "cannot start a thread for the cleanups ({err}); running them on the watchdog"
         ));
+        // Nobody looks at them now: each takes its share itself.
+        lock(&MACHINE).ticking = false;
         if execute(id) {
             finish().leave();
         }
@@ -1100,40 +1130,57 @@ pub(crate) fn watch() -> ! {
             Phase::Draining => wake_at = wake_at.min(body_until(&machine, &budget)),
             Phase::Cleaning => {
                 let after = machine.batch.waiting() + machine.after_batch;
+                // From now on this thread sets the executor's shares, and
+                // looks every tick for the next cleanup.
+                machine.ticking = true;
+                machine.looked_at = Stamp::of(now);
+                wake_at = wake_at.min(now + TICK);
                 if let Some(running) = machine.running.as_mut() {
-                    let until = running.until.instant();
-                    if now >= until
-                        && !running.elsewhere
-                        && CALLED.load(Ordering::Acquire) != running.claim
-                    {
-                        // Claimed but not called yet: the executor is late,
-                        // not the cleanup. Its share counts from now.
-                        running.started = Stamp::of(now);
-                        running.until = Stamp::of(budget.cleanup_until(now, after));
-                        continue;
-                    }
-                    if now >= until {
-                        running.say_hung(now);
-                        let (ticket, elsewhere) = (running.ticket, running.elsewhere);
-                        if !elsewhere && running.name.0 == Kind::Finalizer {
-                            // Abandoned: the guards' turn comes again.
-                            registry::finalizer_done();
+                    if running.pending {
+                        if CALLED.load(Ordering::Acquire) == running.claim {
+                            // Called since the last look, at most a tick
+                            // ago: its share counts from now.
+                            running.pending = false;
+                            running.started = Stamp::of(now);
+                            running.until = Stamp::of(budget.cleanup_until(now, after));
+                            continue;
                         }
-                        machine.hung += 1;
-                        machine.running = None;
-                        machine.settled.push(ticket);
-                        if !elsewhere {
-                            // The executor is stuck inside it: a fresh one
-                            // goes on with the rest.
-                            machine.executor += 1;
-                            let id = machine.executor;
-                            drop(machine);
-                            spawn_executor(id);
-                            machine = lock(&MACHINE);
+                        // Claimed but not called yet: the executor is late.
+                    } else {
+                        let until = running.until.instant();
+                        if now >= until
+                            && !running.elsewhere
+                            && CALLED.load(Ordering::Acquire) != running.claim
+                        {
+                            // Claimed but not called yet: the executor is late,
+                            // not the cleanup. Its share counts from now.
+                            running.started = Stamp::of(now);
+                            running.until = Stamp::of(budget.cleanup_until(now, after));
+                            continue;
                         }
-                        continue;
+                        if now >= until {
+                            running.say_hung(now);
+                            let (ticket, elsewhere) = (running.ticket, running.elsewhere);
+                            if !elsewhere && running.name.0 == Kind::Finalizer {
+                                // Abandoned: the guards' turn comes again.
+                                registry::finalizer_done();
+                            }
+                            machine.hung += 1;
+                            machine.running = None;
+                            machine.settled.push(ticket);
+                            if !elsewhere {
+                                // The executor is stuck inside it: a fresh one
+                                // goes on with the rest.
+                                machine.executor += 1;
+                                let id = machine.executor;
+                                drop(machine);
+                                spawn_executor(id);
+                                machine = lock(&MACHINE);
+                            }
+                            continue;
+                        }
+                        wake_at = wake_at.min(until);
                     }
-                    wake_at = wake_at.min(until);
                 }
             }
             Phase::Running | Phase::Exiting => {}
