@@ -447,8 +447,11 @@ impl Slots {
     /// The drain's scan: the armed cleanups as compact entries, by kind,
     /// each split by `made_late` (those left out with `cut`); the claimed
     /// ones in full, as [`Slots::scan`] gives them. The finalizers are only
-    /// counted while a guard is armed (they run after every guard): a
-    /// second pass collects them when none is.
+    /// counted while a guard is armed (they run after every guard): before
+    /// the close (when the drain's first scan finds the guards of a
+    /// program still running), a second pass collects them when no guard
+    /// is; once closed (when guards are rare: only cleanups make them), one
+    /// pass collects both, and drops the finalizers if a guard was found.
     ///
     /// `spare` is an empty list to fill first (the last batch's): memory
     /// already touched, where a fresh allocation's page faults would cost
@@ -460,24 +463,25 @@ impl Slots {
         spare: Vec<Entry>,
     ) -> Sweep {
         let mut sweep = Sweep::default();
+        if self.closed.load(Ordering::Relaxed) {
+            sweep.finalizers.early = spare;
+            self.pass(&made_late, cut, &mut sweep, Pass::Both);
+            if !sweep.guards.is_empty() {
+                sweep.finalizers = Armed::default();
+            }
+            return sweep;
+        }
         sweep.guards.early = spare;
-        self.pass(&made_late, cut, &mut sweep, false);
+        self.pass(&made_late, cut, &mut sweep, Pass::Guards);
         if sweep.guards.is_empty() && sweep.finalizers_armed > 0 {
             sweep.finalizers.early = std::mem::take(&mut sweep.guards.early);
-            self.pass(&made_late, cut, &mut sweep, true);
+            self.pass(&made_late, cut, &mut sweep, Pass::Finalizers);
         }
         sweep
     }
 
-    /// One pass of [`Slots::sweep`]: the guards, the claimed and the
-    /// finalizers' count, or the finalizers alone (`finalizers`).
-    fn pass(
-        &self,
-        made_late: &impl Fn(u64) -> bool,
-        cut: bool,
-        sweep: &mut Sweep,
-        finalizers: bool,
-    ) {
+    /// One pass of [`Slots::sweep`]: see [`Pass`].
+    fn pass(&self, made_late: &impl Fn(u64) -> bool, cut: bool, sweep: &mut Sweep, what: Pass) {
         let mut stack = None;
         for local in self.locals() {
             for slot in local.slots() {
@@ -486,21 +490,33 @@ impl Slots {
                     ARMED if slot.claimed_by_owner() => CLAIMED,
                     state => state,
                 };
-                match (state, kind(word), finalizers) {
-                    (ARMED, Kind::Finalizer, false) => {
-                        let early = !made_late(slot.seq.load(Ordering::Relaxed));
-                        if early || !cut {
-                            sweep.finalizers_armed += 1;
-                            sweep.finalizers_early += usize::from(early);
-                        }
+                let kind = kind(word);
+                let (count, collect) = match (state, kind, what) {
+                    (ARMED, Kind::Finalizer, Pass::Guards) => (true, false),
+                    (ARMED, Kind::Finalizer, Pass::Both) => (true, true),
+                    (ARMED, Kind::Guard, Pass::Guards | Pass::Both)
+                    | (ARMED, Kind::Finalizer, Pass::Finalizers) => (false, true),
+                    (CLAIMED, _, Pass::Guards | Pass::Both) => {
+                        sweep
+                            .claimed
+                            .push(claimed(slot_ref(slot), word, &mut stack));
+                        (false, false)
                     }
-                    (ARMED, Kind::Guard, false) | (ARMED, Kind::Finalizer, true) => {
-                        let seq = slot.seq.load(Ordering::Relaxed);
-                        let armed = match finalizers {
-                            false => &mut sweep.guards,
-                            true => &mut sweep.finalizers,
+                    _ => (false, false),
+                };
+                if count || collect {
+                    let seq = slot.seq.load(Ordering::Relaxed);
+                    let late = made_late(seq);
+                    if count && (!late || !cut) {
+                        sweep.finalizers_armed += 1;
+                        sweep.finalizers_early += usize::from(!late);
+                    }
+                    if collect {
+                        let armed = match kind {
+                            Kind::Guard => &mut sweep.guards,
+                            Kind::Finalizer => &mut sweep.finalizers,
                         };
-                        let list = match made_late(seq) {
+                        let list = match late {
                             false => &mut armed.early,
                             true if cut => continue,
                             true => &mut armed.late,
@@ -513,12 +529,6 @@ impl Slots {
                             },
                         });
                     }
-                    (CLAIMED, _, false) => {
-                        sweep
-                            .claimed
-                            .push(claimed(slot_ref(slot), word, &mut stack));
-                    }
-                    _ => {}
                 }
             }
         }
@@ -652,6 +662,17 @@ pub(crate) struct Sweep {
     pub(crate) finalizers_armed: usize,
     pub(crate) finalizers_early: usize,
     pub(crate) claimed: Vec<Found>,
+}
+
+/// What one pass of [`Slots::sweep`] collects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// The armed guards and the claimed cleanups; the finalizers counted.
+    Guards,
+    /// The armed finalizers alone.
+    Finalizers,
+    /// All of them, the finalizers both counted and collected.
+    Both,
 }
 
 /// A claimed slot as a scan reports it; `stack` is the calling thread's,
