@@ -648,6 +648,35 @@ fn a_guard_its_owner_starts_dropping_as_the_process_ends_is_waited_for_before_an
 // ---- 5. one drainer at a time ----------------------------------------------------
 
 #[test]
+fn a_cleanup_that_hangs_among_thousands_of_quick_ones_is_abandoned_and_the_rest_run() {
+    // So many that the runtime thread sets the shares as it looks at the
+    // drain: the hung one must still get one, and lose it.
+    let _cpu = cpu_shared();
+    const TIMEOUT: &str = "3";
+    let record = Record::new("hung-among-many");
+    let mut running = record
+        .to(scenario("hung-among-many"))
+        .env("CLEANUP_TIMEOUT", TIMEOUT)
+        .start_ready();
+    running.signal(SIGTERM);
+    let run = record.finish(running);
+    run.ended.assert_killed_by(SIGTERM).assert_stderr_line(&[
+        &made_at("at: hung-among-many", "on_exit"),
+        "hung, abandoned after",
+    ]);
+    assert_eq!(
+        run.starts(),
+        ["finalizer:hang", "finalizer:count"],
+        "expected the hung one, then the last\n{run}"
+    );
+    assert!(
+        run.record.iter().any(|line| line == "ran:40000"),
+        "expected every quick finalizer to run\n{run}"
+    );
+    assert_gone_within(&run, effective(seconds(TIMEOUT)) + SLACK);
+}
+
+#[test]
 fn an_executor_abandoned_in_a_slow_finalizer_runs_nothing_beside_the_fresh_one() {
     let _cpu = cpu_shared();
     const TIMEOUT: &str = "3";
