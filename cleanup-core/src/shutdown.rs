@@ -138,11 +138,10 @@ struct Running {
     /// The guard's drop began before the shutdown did: `started` is a
     /// lower bound.
     started_before: bool,
-    until: Stamp,
-    /// Its share is not set yet: the runtime thread sets it, from the
-    /// first look that finds it called (`started` is until then the look
-    /// before, a lower bound; `until` is meaningless).
-    pending: bool,
+    /// When its share ends; `None` until the runtime thread sets it, from
+    /// the first look that finds it called (`started` is until then the
+    /// look before, a lower bound).
+    until: Option<Stamp>,
     /// Waiting for a guard that another thread runs, not running one.
     elsewhere: bool,
     /// The executor's claim number for it (see [`CALLED`]); 0 elsewhere.
@@ -167,8 +166,7 @@ impl Running {
             name: Name::of(found),
             started: Stamp::of(since.unwrap_or(shutdown_began)),
             started_before: since.is_none(),
-            until: Stamp::of(until),
-            pending: false,
+            until: Some(Stamp::of(until)),
             elsewhere: true,
             claim: 0,
         }
@@ -700,10 +698,10 @@ fn next_step(machine: &mut Machine) -> Step {
             };
             let name = Name(kind, entry.ticket.location());
             machine.claims += 1;
-            let (started, until, pending) = if machine.ticking {
+            let (started, until) = if machine.ticking {
                 // The runtime thread sets its share when it first sees it
                 // called, within a tick: no clock reading here.
-                (machine.looked_at, Stamp::ZERO, true)
+                (machine.looked_at, None)
             } else {
                 let now = Stamp::now();
                 let after = machine.batch.waiting() + machine.after_batch;
@@ -713,7 +711,7 @@ fn next_step(machine: &mut Machine) -> Step {
                 if machine.watch_at.is_some_and(|at| until < at) {
                     notify_watch();
                 }
-                (now, until, false)
+                (now, Some(until))
             };
             machine.running = Some(Running {
                 ticket: entry.ticket,
@@ -721,7 +719,6 @@ fn next_step(machine: &mut Machine) -> Step {
                 started,
                 started_before: false,
                 until,
-                pending,
                 elsewhere: false,
                 claim: machine.claims,
             });
@@ -842,9 +839,9 @@ pub(crate) fn cap(since: Instant, limit: Duration) {
     machine.budget = Some(capped);
     let now = Instant::now();
     let after = machine.batch.waiting() + machine.after_batch;
-    if let Some(running) = machine.running.as_mut().filter(|running| !running.pending) {
-        // (A pending one gets its share from the capped budget.)
-        running.until = running.until.min(Stamp::of(capped.cleanup_until(now, after)));
+    if let Some(until) = machine.running.as_mut().and_then(|running| running.until.as_mut()) {
+        // (One without a share yet gets it from the capped budget.)
+        *until = (*until).min(Stamp::of(capped.cleanup_until(now, after)));
     }
     log::event(
         Level::Warn,
@@ -1136,28 +1133,21 @@ pub(crate) fn watch() -> ! {
                 machine.looked_at = Stamp::of(now);
                 wake_at = wake_at.min(now + TICK);
                 if let Some(running) = machine.running.as_mut() {
-                    if running.pending {
-                        if CALLED.load(Ordering::Acquire) == running.claim {
-                            // Called since the last look, at most a tick
-                            // ago: its share counts from now.
-                            running.pending = false;
-                            running.started = Stamp::of(now);
-                            running.until = Stamp::of(budget.cleanup_until(now, after));
-                            continue;
-                        }
-                        // Claimed but not called yet: the executor is late.
-                    } else {
-                        let until = running.until.instant();
-                        if now >= until
-                            && !running.elsewhere
-                            && CALLED.load(Ordering::Acquire) != running.claim
-                        {
-                            // Claimed but not called yet: the executor is late,
-                            // not the cleanup. Its share counts from now.
-                            running.started = Stamp::of(now);
-                            running.until = Stamp::of(budget.cleanup_until(now, after));
-                            continue;
-                        }
+                    let called =
+                        running.elsewhere || CALLED.load(Ordering::Acquire) == running.claim;
+                    let until = running.until.map(Stamp::instant);
+                    // Its share counts from now: the first look that finds
+                    // it called (the executor left its share to this
+                    // thread), or one past its share whose closure the
+                    // executor has not called yet (the executor is late,
+                    // not the cleanup).
+                    let late = until.is_some_and(|until| now >= until) && !called;
+                    if (until.is_none() && called) || late {
+                        running.started = Stamp::of(now);
+                        running.until = Some(Stamp::of(budget.cleanup_until(now, after)));
+                        continue;
+                    }
+                    if let Some(until) = until {
                         if now >= until {
                             running.say_hung(now);
                             let (ticket, elsewhere) = (running.ticket, running.elsewhere);

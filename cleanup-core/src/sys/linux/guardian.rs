@@ -8,7 +8,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 pub(crate) use crate::sys::unix::guardian::{
-    given_pipe, let_go_of_stderr, write_in_child, Death, Killed,
+    given_pipe, let_go_of_stderr, trim_code_pages, write_in_child, Death, Killed,
 };
 use crate::sys::unix::guardian::{settle_child, PIPE_FD};
 use crate::sys::unix::{fd, process, signals};
@@ -177,42 +177,6 @@ pub(crate) fn oom_kills() -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Lets go of the pages of code mapped at start-up (the program's
-/// executable, the C library, the loader), which the kernel maps generously
-/// (64 KiB around each fault): the guardian waits in a loop that needs a few
-/// of them, and a waiting guardian should weigh next to nothing. Only
-/// read-and-execute mappings of files: their pages are never written, so
-/// dropping them loses nothing; the ones in use are mapped back on the next
-/// fetch, from the page cache.
-pub(crate) fn trim_code_pages() {
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
-        return;
-    };
-    for line in maps.lines() {
-        let mut parts = line.split_whitespace();
-        let (Some(range), Some(perms)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        let path = parts.nth(3).unwrap_or("");
-        if perms != "r-xp" || !path.starts_with('/') {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (
-            usize::from_str_radix(start, 16),
-            usize::from_str_radix(end, 16),
-        ) else {
-            continue;
-        };
-        // SAFETY: madvise(2) on a whole mapping this process has, private,
-        // read-and-execute, backed by a file: MADV_DONTNEED only unmaps its
-        // pages, which are faulted back unchanged from the file when used.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
-    }
 }
 
 /// Reads the pipe until its end and the program's death, handing the bytes

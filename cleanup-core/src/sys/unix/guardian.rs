@@ -12,7 +12,8 @@
 //! | children's pids | a pidfd each, never a reused pid | see [`Child`] |
 //! | stderr after the first line | an `O_PATH` descriptor, reopened for each line | see [`Stderr`] |
 //! | inherited descriptors | `close_range` (or `/proc/self/fd`) | `closefrom` (FreeBSD), `/dev/fd` (macOS), else every number below the open-file limit (at most 65 536) |
-//! | `ps` name, program name, OOM count, code pages | `cleanup-guard`, `/proc/<pid>/comm`, the cgroup's count, dropped (`/proc/self/maps`) | argv\[0\] (`cleanup-guardian`), the executable's file name, none, dropped where the loader lists them (`dl_iterate_phdr`: not macOS) |
+//! | `ps` name, program name, OOM count | `cleanup-guard`, `/proc/<pid>/comm`, the cgroup's count | argv\[0\] (`cleanup-guardian`), the executable's file name, none |
+//! | code pages | dropped, as the loader lists them (`dl_iterate_phdr`, here) | the same; kept on macOS (no such list) |
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -292,76 +293,63 @@ pub(crate) fn oom_kills() -> Option<u64> {
 /// nothing. The loaded objects' executable, never-written segments, as the
 /// loader lists them (`dl_iterate_phdr`): their pages come back unchanged
 /// from the file when used. macOS has no such list here: it keeps them.
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd"
-))]
 pub(crate) fn trim_code_pages() {
-    // SAFETY: dl_iterate_phdr(3) calls `trim_object` for each loaded
-    // object, with no data of ours.
-    unsafe { libc::dl_iterate_phdr(Some(trim_object), std::ptr::null_mut()) };
-}
-
-/// As above; macOS keeps them.
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd"
-)))]
-pub(crate) fn trim_code_pages() {}
-
-/// Drops the pages of one loaded object's code segments (`PT_LOAD`,
-/// executable, not writable: ELF's numbers, the same everywhere).
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd"
-))]
-unsafe extern "C" fn trim_object(
-    info: *mut libc::dl_phdr_info,
-    _size: libc::size_t,
-    _data: *mut libc::c_void,
-) -> libc::c_int {
-    const PT_LOAD: u64 = 1;
-    const PF_X: u64 = 1;
-    const PF_W: u64 = 2;
-    // SAFETY: the loader passes a valid `info` for this call.
-    let info = unsafe { &*info };
-    // SAFETY: a NUL-terminated name the loader keeps (or null).
-    let name = (!info.dlpi_name.is_null())
-        .then(|| unsafe { CStr::from_ptr(info.dlpi_name) }.to_bytes());
-    if name.is_some_and(|name| name.starts_with(b"linux-vdso") || name.starts_with(b"linux-gate")) {
-        // The kernel's page, no file behind it.
-        return 0;
-    }
-    // SAFETY: sysconf(3) takes a name and no pointers.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1);
-    for index in 0..usize::from(info.dlpi_phnum) {
-        // SAFETY: `dlpi_phdr` holds `dlpi_phnum` headers.
-        let header = unsafe { &*info.dlpi_phdr.add(index) };
-        let (kind, flags) = (header.p_type as u64, header.p_flags as u64);
-        if kind != PT_LOAD || flags & PF_X == 0 || flags & PF_W != 0 {
-            continue;
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    {
+        /// Drops the pages of one loaded object's code segments (`PT_LOAD`,
+        /// executable, not writable: ELF's numbers, the same everywhere).
+        unsafe extern "C" fn trim_object(
+            info: *mut libc::dl_phdr_info,
+            _size: libc::size_t,
+            _data: *mut libc::c_void,
+        ) -> libc::c_int {
+            const PT_LOAD: u64 = 1;
+            const PF_X: u64 = 1;
+            const PF_W: u64 = 2;
+            // SAFETY: the loader passes a valid `info` for this call.
+            let info = unsafe { &*info };
+            // SAFETY: a NUL-terminated name the loader keeps (or null).
+            let name = (!info.dlpi_name.is_null())
+                .then(|| unsafe { CStr::from_ptr(info.dlpi_name) }.to_bytes());
+            let kernel = |name: &[u8]| {
+                name.starts_with(b"linux-vdso") || name.starts_with(b"linux-gate")
+            };
+            if name.is_some_and(kernel) {
+                // The kernel's page, no file behind it.
+                return 0;
+            }
+            // SAFETY: sysconf(3) takes a name and no pointers.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            let page = usize::try_from(page).unwrap_or(4096).max(1);
+            for index in 0..usize::from(info.dlpi_phnum) {
+                // SAFETY: `dlpi_phdr` holds `dlpi_phnum` headers.
+                let header = unsafe { &*info.dlpi_phdr.add(index) };
+                let (kind, flags) = (header.p_type as u64, header.p_flags as u64);
+                if kind != PT_LOAD || flags & PF_X == 0 || flags & PF_W != 0 {
+                    continue;
+                }
+                let start = (info.dlpi_addr as usize).wrapping_add(header.p_vaddr as usize);
+                let end = start.saturating_add(header.p_memsz as usize);
+                let (start, end) = (start & !(page - 1), end.div_ceil(page) * page);
+                // SAFETY: madvise(2) on a segment of a loaded object: private,
+                // read-and-execute, backed by its file; MADV_DONTNEED only unmaps
+                // its pages, which are faulted back unchanged when used.
+                let at = start as *mut libc::c_void;
+                unsafe { libc::madvise(at, end - start, libc::MADV_DONTNEED) };
+            }
+            0
         }
-        let start = (info.dlpi_addr as usize).wrapping_add(header.p_vaddr as usize);
-        let end = start.saturating_add(header.p_memsz as usize);
-        let (start, end) = (start & !(page - 1), end.div_ceil(page) * page);
-        // SAFETY: madvise(2) on a segment of a loaded object: private,
-        // read-and-execute, backed by its file; MADV_DONTNEED only unmaps
-        // its pages, which are faulted back unchanged when used.
-        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        // SAFETY: dl_iterate_phdr(3) calls `trim_object` for each loaded
+        // object, with no data of ours.
+        unsafe { libc::dl_iterate_phdr(Some(trim_object), std::ptr::null_mut()) };
     }
-    0
 }
 
 /// Reads the pipe until its end and the program's death, handing the bytes

@@ -85,7 +85,8 @@ impl Timer {
             // the deadline.
             return;
         }
-        let due = monotonic_ns().saturating_add(u64::try_from(after.as_nanos()).unwrap_or(u64::MAX));
+        let after_ns = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+        let due = monotonic_ns().saturating_add(after_ns);
         let armed_before = DUE_NS.swap(due.max(1), Ordering::SeqCst) != 0;
         if !armed_before && pending().is_some_and(|left| left < after) {
             // An alarm of the program's comes first: it stays, and when it
@@ -118,8 +119,7 @@ fn take_sigalrm() -> bool {
     // exchange above) and nobody reads before `SET`.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_alarm as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
-            as libc::sighandler_t;
+        action.sa_sigaction = on_alarm as SigInfoAction as libc::sighandler_t;
         action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART | libc::SA_ONSTACK;
         libc::sigemptyset(&mut action.sa_mask);
         let previous = (*PREVIOUS.0.get()).as_mut_ptr();
@@ -171,6 +171,9 @@ fn set_itimer(after: Duration) {
     unsafe { libc::setitimer(libc::ITIMER_REAL, &spec, std::ptr::null_mut()) };
 }
 
+/// A signal action of the `SA_SIGINFO` form.
+type SigInfoAction = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
 /// SIGALRM's action once the timer was armed: the deadline, or an alarm of
 /// the program's, handed to the handler it had. Async-signal-safe.
 extern "C" fn on_alarm(sig: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
@@ -199,8 +202,7 @@ extern "C" fn on_alarm(sig: libc::c_int, info: *mut libc::siginfo_t, context: *m
             let handler = previous.sa_sigaction;
             if handler != libc::SIG_DFL && handler != libc::SIG_IGN {
                 if previous.sa_flags & libc::SA_SIGINFO != 0 {
-                    let action: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                        std::mem::transmute(handler);
+                    let action: SigInfoAction = std::mem::transmute(handler);
                     action(sig, info, context);
                 } else {
                     let action: extern "C" fn(libc::c_int) = std::mem::transmute(handler);
