@@ -71,6 +71,8 @@ pub(crate) fn install(config: Config) {
     if let Some(guardian) = config.guardian {
         (guardian.serve_if_asked)();
     }
+    // While the process has one thread, and before the guardian's launch.
+    crate::registry::prepare();
     let config = config.with_env();
     if let Some(guardian) = config.guardian {
         // First: the process still has one thread.

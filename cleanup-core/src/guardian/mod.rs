@@ -5,8 +5,9 @@
 //! one thread: the program's own executable, run again as
 //! `cleanup-guardian <pid>,<timeout_ms>` with the read end of a pipe, which
 //! `run` sees before anything else and turns into [`serve`] instead of
-//! `main`'s body. The program forks it and does not wait for it to load
-//! its image. A fresh image rather than a `fork`'s copy: its memory is its
+//! `main`'s body. The program starts it (on Linux in its own memory until
+//! the exec, copying none of it) and does not wait for it to load its
+//! image. A fresh image rather than a `fork`'s copy: its memory is its
 //! own few pages, not a copy of the program's. How it is launched, how it
 //! learns that the program died and how, and how it holds the program's
 //! children and stderr are the platform's (`sys::guardian`, which says

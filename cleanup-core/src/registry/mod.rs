@@ -76,6 +76,16 @@ fn my_lease() -> Lease {
     }
 }
 
+/// Readies the registry for the cleanups to come. `#[graceful_main]`
+/// calls this while the process still has one thread, before the guardian's
+/// launch: the process-wide barrier is registered then for the cost of one
+/// system call, where the first cleanup made once other threads run would
+/// wait for the kernel's grace period (see `slots::init_barrier`). Without
+/// it, the first cleanup does it.
+pub(crate) fn prepare() {
+    slots::init_barrier();
+}
+
 #[cold]
 fn new_lease() -> Lease {
     static ONCE: std::sync::Once = std::sync::Once::new();

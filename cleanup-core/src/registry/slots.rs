@@ -1038,11 +1038,19 @@ mod barrier {
     /// Registers for the platform's process-wide barrier (`membarrier(2)`)
     /// so arms pay a compiler fence only. Once per process, before the first
     /// lease; harmless if unavailable.
+    ///
+    /// Cheap while the process has one thread: Linux then only marks the
+    /// process. With a second thread alive it first waits for an RCU grace
+    /// period, 10 to 24 ms here, so `#[graceful_main]` registers before
+    /// `main`'s body starts any thread (see `registry::prepare`).
     #[cfg(not(loom))]
     pub(crate) fn init() {
-        if crate::sys::barrier::register() {
-            ASYMMETRIC.store(true, Ordering::SeqCst);
-        }
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            if crate::sys::barrier::register() {
+                ASYMMETRIC.store(true, Ordering::SeqCst);
+            }
+        });
     }
 
     /// The arming side, between its store and its load of `closed`.

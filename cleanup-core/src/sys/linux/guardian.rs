@@ -1,5 +1,5 @@
-//! The guardian's system calls on Linux: a raw `clone` and
-//! `/proc/self/exe` to launch it, pidfds to watch the program and its
+//! The guardian's system calls on Linux: a `clone` in the program's memory
+//! (raw system calls in the child) and `/proc/self/exe` to launch it, pidfds to watch the program and its
 //! children, `/proc` to say how the program died, `close_range`, an
 //! `O_PATH` descriptor of the program's stderr, `PR_SET_NAME`.
 
@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 pub(crate) use crate::sys::unix::guardian::{
     given_pipe, let_go_of_stderr, trim_code_pages, write_in_child, Death, Killed,
 };
-use crate::sys::unix::guardian::{settle_child, PIPE_FD};
+use crate::sys::unix::guardian::PIPE_FD;
+#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64")))]
+use crate::sys::unix::guardian::settle_child;
 use crate::sys::unix::{fd, process, signals};
 
 /// Where the guardian finds a pidfd of the program (opened by the program
@@ -30,7 +32,8 @@ fn pidfd_open(pid: i32) -> i32 {
 
 // ---- in the program ---------------------------------------------------------
 
-/// What the forked child needs before its exec (its own copy of it).
+/// What the child needs before its exec.
+#[derive(Clone, Copy)]
 struct Launch {
     read: i32,
     pidfd: i32,
@@ -76,20 +79,8 @@ pub(crate) fn launch(arg0: &CStr, spec: &CStr) -> io::Result<i32> {
         // changes it meanwhile.
         envp: unsafe { environ },
     };
-
-    // A fork of this (one-threaded) process that only makes the system
-    // calls of `exec_guardian`, signals blocked in it until the guardian's
-    // image has replaced it (the mask outlives execve; the guardian
-    // unblocks them): no handler of the program ever runs in it. The raw
-    // system call, not the C library's fork: no fork handlers run in the
-    // child. The program does not wait for it to load its image.
     let mask = signals::block_all();
-    // SAFETY: clone(2) with the flags of fork(2); the child calls
-    // `exec_guardian` only, which never returns.
-    let child = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) };
-    if child == 0 {
-        exec_guardian(&launch);
-    }
+    let child = start_child(launch);
     let error = io::Error::last_os_error();
     signals::restore(&mask);
     fd::close(read);
@@ -103,9 +94,94 @@ pub(crate) fn launch(arg0: &CStr, spec: &CStr) -> io::Result<i32> {
     Ok(write)
 }
 
+/// Starts the child that becomes the guardian, with every signal blocked
+/// (the caller's mask, which outlives execve until the guardian unblocks
+/// them: no handler of the program ever runs in it), and no fork handlers.
+/// Its pid, or -1 (errno set).
+///
+/// Where the raw system calls below exist, the child runs in the program's
+/// memory, on a stack of its own, while the program goes on (`CLONE_VM`
+/// without `CLONE_VFORK`): no page tables are copied and none of the
+/// program's pages become copy-on-write, which a fork cost every program
+/// with a guardian (110 µs of its start-up here), and the program does not
+/// wait for the child's exec either (a wake-up across cores costs more in a
+/// VM than the copy). What the child reads is leaked to it, as the program
+/// may have moved on, or ended, before the child's exec; the child makes
+/// raw system calls only, so not even `errno` is written in the program's
+/// memory.
+///
+/// Until that exec the kernel counts two users of the program's memory, and
+/// some calls are slower for it: registering for `membarrier(2)` then waits
+/// for an RCU grace period (10 to 22 ms here, in the program's first
+/// cleanup, which is what first had this launch reverted). The install
+/// registers it before calling this (`registry::prepare`).
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64"))]
+fn start_child(launch: Launch) -> libc::c_long {
+    /// The child's stack until its exec: its few system calls need little.
+    const STACK: usize = 16 * 1024;
+    extern "C" fn child(launch: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `launch` is the leaked `Launch` below.
+        exec_guardian_raw(unsafe { &*launch.cast::<Launch>() })
+    }
+    // Copies of what the program may change or free later: the spec (its
+    // caller's), the environment's array (`setenv` may replace it); the
+    // strings it points to are never freed by the C library.
+    // SAFETY: `argv[1]` is the caller's NUL-terminated spec.
+    let spec: &'static CStr = Box::leak(unsafe { CStr::from_ptr(launch.argv[1]) }.into());
+    let mut envp = Vec::new();
+    let mut at = launch.envp;
+    // SAFETY: the C library's environment: an array of pointers ended by a
+    // null one; one thread, so nothing changes it meanwhile.
+    unsafe {
+        while !at.is_null() && !(*at).is_null() {
+            envp.push(*at);
+            at = at.add(1);
+        }
+    }
+    envp.push(std::ptr::null());
+    let launch: &'static Launch = Box::leak(Box::new(Launch {
+        argv: [launch.argv[0], spec.as_ptr(), std::ptr::null()],
+        envp: Box::leak(envp.into_boxed_slice()).as_ptr(),
+        ..launch
+    }));
+    // Never freed, never touched here: the pages the child does not use
+    // are never even faulted in.
+    let stack = std::mem::ManuallyDrop::new(Vec::<u8>::with_capacity(STACK));
+    let top = stack.as_ptr().wrapping_add(stack.capacity());
+    // The stack grows down from its top, 16-byte aligned.
+    let top = top.wrapping_sub(top as usize % 16);
+    // SAFETY: clone(2) through the C library, which runs `child` on its own
+    // stack (leaked, so alive as long as the child needs it) in this
+    // process's memory; the child reads only leaked data and makes raw
+    // system calls, then execs or exits.
+    libc::c_long::from(unsafe {
+        libc::clone(
+            child,
+            top.cast_mut().cast(),
+            libc::CLONE_VM | libc::SIGCHLD,
+            (launch as *const Launch).cast_mut().cast(),
+        )
+    })
+}
+
+/// Elsewhere a fork: the raw system call, not the C library's `fork`, so
+/// no fork handlers run in the child. The program does not wait for it to
+/// load its image.
+#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64")))]
+fn start_child(launch: Launch) -> libc::c_long {
+    // SAFETY: clone(2) with the flags of fork(2); the child calls
+    // `exec_guardian` only, which never returns.
+    let child = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) };
+    if child == 0 {
+        exec_guardian(&launch);
+    }
+    child
+}
+
 /// The forked child: puts the pipe at fd 3, the pidfd at fd 4, stdin and
 /// stdout on /dev/null, and becomes the guardian. System calls only; never
 /// returns.
+#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64")))]
 fn exec_guardian(launch: &Launch) -> ! {
     let pidfd = (launch.pidfd >= 0).then_some((launch.pidfd, PIDFD_FD));
     settle_child(launch.read, pidfd);
@@ -118,6 +194,99 @@ fn exec_guardian(launch: &Launch) -> ! {
             launch.envp,
         );
         libc::_exit(127)
+    }
+}
+
+/// The child in the program's memory: what `settle_child` does, then the
+/// exec, in raw system calls (the C library's wrappers would write `errno`
+/// into the program's main thread, which runs on meanwhile). Never returns.
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64"))]
+fn exec_guardian_raw(launch: &Launch) -> ! {
+    use raw::call;
+    let int = |fd: i32| fd as usize;
+    // SAFETY: setsid(2), dup3(2), openat(2) of a NUL-terminated literal,
+    // close(2), execve(2) with leaked NUL-terminated arrays, exit_group(2):
+    // on descriptors this child owns (its own table: no CLONE_FILES).
+    unsafe {
+        call(libc::SYS_setsid, [0, 0, 0]);
+        // (Never the same numbers: the program moved both above 10.)
+        call(libc::SYS_dup3, [int(launch.read), int(PIPE_FD), 0]);
+        if launch.pidfd >= 0 {
+            call(libc::SYS_dup3, [int(launch.pidfd), int(PIDFD_FD), 0]);
+        }
+        let null = call(
+            libc::SYS_openat,
+            [int(libc::AT_FDCWD), c"/dev/null".as_ptr() as usize, int(libc::O_RDWR)],
+        );
+        if let Ok(null) = usize::try_from(null) {
+            for target in [0, 1] {
+                if null != target {
+                    call(libc::SYS_dup3, [null, target, 0]);
+                }
+            }
+            if null > 2 {
+                call(libc::SYS_close, [null, 0, 0]);
+            }
+        }
+        call(
+            libc::SYS_execve,
+            [
+                c"/proc/self/exe".as_ptr() as usize,
+                launch.argv.as_ptr() as usize,
+                launch.envp as usize,
+            ],
+        );
+        loop {
+            // (It does not return.)
+            call(libc::SYS_exit_group, [127, 0, 0]);
+        }
+    }
+}
+
+/// A system call without the C library: its result, or minus the error.
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64"))]
+mod raw {
+    /// # Safety
+    ///
+    /// As the system call `number` with `args` requires.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) unsafe fn call(number: libc::c_long, args: [usize; 3]) -> isize {
+        let result: isize;
+        // SAFETY: the caller's; `syscall` clobbers rcx and r11 only.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") number as isize => result,
+                in("rdi") args[0],
+                in("rsi") args[1],
+                in("rdx") args[2],
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        result
+    }
+
+    /// # Safety
+    ///
+    /// As the system call `number` with `args` requires.
+    #[cfg(target_arch = "aarch64")]
+    pub(super) unsafe fn call(number: libc::c_long, args: [usize; 3]) -> isize {
+        let result: isize;
+        // SAFETY: the caller's; `svc 0` returns in x0 and clobbers nothing
+        // else.
+        unsafe {
+            std::arch::asm!(
+                "svc 0",
+                in("x8") number,
+                inlateout("x0") args[0] as isize => result,
+                in("x1") args[1],
+                in("x2") args[2],
+                options(nostack),
+            );
+        }
+        result
     }
 }
 
