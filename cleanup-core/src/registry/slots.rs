@@ -463,6 +463,11 @@ impl Slots {
         spare: Vec<Entry>,
     ) -> Sweep {
         let mut sweep = Sweep::default();
+        #[cfg(not(loom))]
+        let spare = match spare.capacity() {
+            0 => scratch::take(),
+            _ => spare,
+        };
         if self.closed.load(Ordering::Relaxed) {
             sweep.finalizers.early = spare;
             self.pass(&made_late, cut, &mut sweep, Pass::Both);
@@ -856,6 +861,8 @@ impl Lease {
                 for chunk in added.iter().rev() {
                     free.extend(chunk.slots.iter().rev());
                 }
+                #[cfg(not(loom))]
+                scratch::grow(added.len() * CHUNK);
                 free.extend(found.iter().rev());
                 free.pop().expect("a chunk was just added")
             })
@@ -867,6 +874,77 @@ impl Lease {
     /// Gives the list back for the next thread (this one is ending).
     pub(crate) fn release(self) {
         self.0.leased.store(false, Ordering::Release);
+    }
+}
+
+/// Memory for the drain's first list, touched as the registry grows, so
+/// that the drain does not fault it in. The drain's first scan lists every
+/// armed cleanup (24 bytes each) in memory never used before: 50 000 of
+/// them took 0.6 to 0.9 ms of page faults here, a sixth of a drain of
+/// 100 000, where growing the registry pays a few nanoseconds per slot.
+#[cfg(not(loom))]
+mod scratch {
+    use std::mem::MaybeUninit;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use super::Entry;
+
+    /// Slots made so far, in every list.
+    static SLOTS: AtomicUsize = AtomicUsize::new(0);
+    /// Room for an entry per slot; empty once the drain took it.
+    static SCRATCH: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+
+    /// `added` slots were made: the room grows to match, its pages touched.
+    /// Never waits: a thread that finds it busy (or a child of `fork` whose
+    /// parent held it) leaves the growth to the next one.
+    pub(super) fn grow(added: usize) {
+        let slots = SLOTS.fetch_add(added, Ordering::Relaxed) + added;
+        if TAKEN.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut scratch) = SCRATCH.try_lock() {
+            make_room(&mut scratch, slots);
+        }
+    }
+
+    /// Room for `slots` entries in the empty `scratch`, its pages touched.
+    fn make_room(scratch: &mut Vec<Entry>, slots: usize) {
+        if scratch.capacity() >= slots {
+            return;
+        }
+        scratch.reserve_exact(slots);
+        // One write per page (of 4 KiB or more) faults it in.
+        let step = (4096 / std::mem::size_of::<Entry>()).max(1);
+        for entry in scratch.spare_capacity_mut().iter_mut().step_by(step) {
+            *entry = MaybeUninit::zeroed();
+        }
+    }
+
+    /// The room, for the drain's first scan (empty if busy or taken).
+    pub(super) fn take() -> Vec<Entry> {
+        TAKEN.store(true, Ordering::Relaxed);
+        SCRATCH
+            .try_lock()
+            .map(|mut scratch| std::mem::take(&mut *scratch))
+            .unwrap_or_default()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_room_grows_to_an_entry_per_slot_and_never_shrinks() {
+            let mut scratch = Vec::new();
+            make_room(&mut scratch, 1000);
+            assert!(scratch.is_empty() && scratch.capacity() >= 1000);
+            make_room(&mut scratch, 10);
+            assert!(scratch.capacity() >= 1000);
+            make_room(&mut scratch, 5000);
+            assert!(scratch.capacity() >= 5000);
+        }
     }
 }
 
