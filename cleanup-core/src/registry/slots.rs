@@ -910,11 +910,13 @@ mod scratch {
     }
 
     /// Room for `slots` entries in the empty `scratch`, its pages touched.
+    /// It at least doubles when it grows: many threads that each make a
+    /// few slots do not copy it each time.
     fn make_room(scratch: &mut Vec<Entry>, slots: usize) {
         if scratch.capacity() >= slots {
             return;
         }
-        scratch.reserve_exact(slots);
+        scratch.reserve(slots.max(2 * scratch.capacity()));
         // One write per page (of 4 KiB or more) faults it in.
         let step = (4096 / std::mem::size_of::<Entry>()).max(1);
         for entry in scratch.spare_capacity_mut().iter_mut().step_by(step) {
@@ -944,6 +946,9 @@ mod scratch {
             assert!(scratch.capacity() >= 1000);
             make_room(&mut scratch, 5000);
             assert!(scratch.capacity() >= 5000);
+            let before = scratch.capacity();
+            make_room(&mut scratch, before + 1);
+            assert!(scratch.capacity() >= 2 * before, "grown by one");
         }
     }
 }
