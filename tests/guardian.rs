@@ -762,6 +762,41 @@ fn a_durable_cleanup_made_at_once_does_not_wait_for_the_guardian_to_load() {
     );
 }
 
+/// Valgrind ends a program that makes a `clone` other than a thread's, a
+/// fork's or a vfork's: under it the guardian's process is forked, not
+/// started in the program's memory, and the program runs. (Its guardian
+/// does not: Valgrind's `/proc/self/exe` is its own tool, which refuses to
+/// be run so. The program is told on stderr.)
+#[test]
+fn a_program_with_guardian_runs_under_valgrind() {
+    if std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .map_or(true, |output| !output.status.success())
+    {
+        eprintln!(
+            "\ntests/guardian.rs: `a_program_with_guardian_runs_under_valgrind` SKIPPED, did not \
+             run: no valgrind here; install it (.ci/run does)\n"
+        );
+        return;
+    }
+    let scratch = Scratch::new("valgrind");
+    let ended = Spawn::program("valgrind", "valgrind fixture_guardian")
+        .arg("-q")
+        .arg(fixture_path("guardian", Profile::Current))
+        .arg("first-durable")
+        .arg(&scratch.0)
+        .run();
+    ended.assert_code(0);
+    assert!(
+        ended
+            .stdout
+            .iter()
+            .any(|line| line.starts_with("first_durable_us:")),
+        "the program did not run its body under valgrind\n{ended}"
+    );
+}
+
 // ---- without `guardian` -----------------------------------------------------
 
 #[test]

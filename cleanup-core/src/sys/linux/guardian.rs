@@ -11,7 +11,6 @@ pub(crate) use crate::sys::unix::guardian::{
     given_pipe, let_go_of_stderr, trim_code_pages, write_in_child, Death, Killed,
 };
 use crate::sys::unix::guardian::PIPE_FD;
-#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64")))]
 use crate::sys::unix::guardian::settle_child;
 use crate::sys::unix::{fd, process, signals};
 
@@ -108,15 +107,43 @@ pub(crate) fn launch(arg0: &CStr, spec: &CStr) -> io::Result<i32> {
 /// VM than the copy). What the child reads is leaked to it, as the program
 /// may have moved on, or ended, before the child's exec; the child makes
 /// raw system calls only, so not even `errno` is written in the program's
-/// memory.
+/// memory. Under Valgrind, which ends a program that makes such a `clone`,
+/// and where the `clone` is refused, a fork instead.
 ///
 /// Until that exec the kernel counts two users of the program's memory, and
 /// some calls are slower for it: registering for `membarrier(2)` then waits
 /// for an RCU grace period (10 to 22 ms here, in the program's first
 /// cleanup, which is what first had this launch reverted). The install
 /// registers it before calling this (`registry::prepare`).
-#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64"))]
 fn start_child(launch: Launch) -> libc::c_long {
+    #[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64"))]
+    if !under_valgrind() {
+        let child = start_child_in_memory(launch);
+        if child >= 0 {
+            return child;
+        }
+        // (An emulator of system calls, such as qemu-user's, that takes a
+        // `CLONE_VM` without `CLONE_THREAD` for a malformed thread: EINVAL.
+        // A fork does there.)
+    }
+    fork_child(&launch)
+}
+
+/// Whether this process runs under Valgrind, which ends a program that
+/// makes a `clone` other than a thread's, a fork's or a vfork's (its
+/// preloaded libraries name it in `LD_PRELOAD`).
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64"))]
+fn under_valgrind() -> bool {
+    std::env::var_os("LD_PRELOAD").is_some_and(|preload| {
+        crate::sys::os_str::bytes(&preload)
+            .windows(b"vgpreload".len())
+            .any(|word| word == b"vgpreload")
+    })
+}
+
+/// [`start_child`] in the program's memory.
+#[cfg(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64"))]
+fn start_child_in_memory(launch: Launch) -> libc::c_long {
     /// The child's stack until its exec: its few system calls need little.
     const STACK: usize = 16 * 1024;
     extern "C" fn child(launch: *mut libc::c_void) -> libc::c_int {
@@ -164,16 +191,15 @@ fn start_child(launch: Launch) -> libc::c_long {
     })
 }
 
-/// Elsewhere a fork: the raw system call, not the C library's `fork`, so
-/// no fork handlers run in the child. The program does not wait for it to
-/// load its image.
-#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64")))]
-fn start_child(launch: Launch) -> libc::c_long {
+/// Elsewhere, and where that cannot be, a fork: the raw system call, not
+/// the C library's `fork`, so no fork handlers run in the child. The
+/// program does not wait for it to load its image.
+fn fork_child(launch: &Launch) -> libc::c_long {
     // SAFETY: clone(2) with the flags of fork(2); the child calls
     // `exec_guardian` only, which never returns.
     let child = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) };
     if child == 0 {
-        exec_guardian(&launch);
+        exec_guardian(launch);
     }
     child
 }
@@ -181,7 +207,6 @@ fn start_child(launch: Launch) -> libc::c_long {
 /// The forked child: puts the pipe at fd 3, the pidfd at fd 4, stdin and
 /// stdout on /dev/null, and becomes the guardian. System calls only; never
 /// returns.
-#[cfg(not(all(any(target_arch = "x86_64", target_arch = "aarch64"), target_pointer_width = "64")))]
 fn exec_guardian(launch: &Launch) -> ! {
     let pidfd = (launch.pidfd >= 0).then_some((launch.pidfd, PIDFD_FD));
     settle_child(launch.read, pidfd);
