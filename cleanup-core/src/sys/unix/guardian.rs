@@ -6,7 +6,7 @@
 //!
 //! | | Linux | baseline |
 //! |---|---|---|
-//! | launch | `clone` in the program's memory until the child's `execve("/proc/self/exe")`, raw system calls in the child, the program not waiting (no page tables copied, no fork handlers; a raw fork on 32-bit and other architectures) | the C library's `fork` (its fork handlers run in the child), `execve` of `std::env::current_exe()`, resolved before the fork: an executable moved or replaced since the start fails to exec, which the child says on stderr |
+//! | launch | `clone` in the program's memory until the child's `execve("/proc/self/exe")`, raw system calls in the child, the program not waiting (no page tables copied, no fork handlers; a raw fork on 32-bit and other architectures, under Valgrind, and where that `clone` is refused) | the C library's `fork` (its fork handlers run in the child), `execve` of `std::env::current_exe()`, resolved before the fork: an executable moved or replaced since the start fails to exec, which the child says on stderr |
 //! | the program's death | its pidfd | the pipe's end (the program holds the only write end); if the program is still the guardian's parent then (an `exec` closed the pipe), `getppid` every 50 ms; with kqueue, `NOTE_EXIT` at once |
 //! | how it died | its zombie's `/proc` entry, or the pidfd's exit information | only a process's parent learns its wait status in POSIX: not said, but on FreeBSD (`NOTE_EXIT` carries it) |
 //! | children's pids | a pidfd each, never a reused pid | see [`Child`] |
