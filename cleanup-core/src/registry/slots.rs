@@ -368,6 +368,7 @@ impl Slots {
     /// The caller keeps the [`Lease`] on its thread and gives it back with
     /// [`Lease::release`] when the thread ends.
     pub(crate) fn lease(&'static self) -> Lease {
+        barrier::leasing();
         for local in self.locals() {
             if local
                 .leased
@@ -1147,11 +1148,29 @@ mod barrier {
         fence(Ordering::SeqCst);
     }
 
+    /// A list was leased: some thread may arm. Until then the closing side
+    /// needs no process-wide barrier (a program that never made a cleanup
+    /// saves two system calls on its way out).
+    #[cfg(not(loom))]
+    static LEASED: AtomicBool = AtomicBool::new(false);
+
+    /// Before a list is leased, so before the first arm of its thread.
+    /// With [`heavy`]'s, this fence makes a pair: either the closing side
+    /// sees the mark (and uses the barrier), or this fence comes after its
+    /// fence, and every arm after it sees the registry closed.
+    pub(super) fn leasing() {
+        #[cfg(not(loom))]
+        {
+            LEASED.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+        }
+    }
+
     /// The closing side, between its store of `closed` and its scan.
     pub(super) fn heavy() {
         fence(Ordering::SeqCst);
         #[cfg(not(loom))]
-        if ASYMMETRIC.load(Ordering::SeqCst) {
+        if ASYMMETRIC.load(Ordering::SeqCst) && LEASED.load(Ordering::Relaxed) {
             crate::sys::barrier::heavy();
         }
     }
