@@ -37,7 +37,15 @@ fn main() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(300);
     let dir = build();
-    let program = |name: &str| dir.join(format!("bench_{name}"));
+    // Each call gives the next copy of the program (see `build`).
+    let turns = std::cell::RefCell::new(std::collections::HashMap::<String, usize>::new());
+    let program = |name: &str| {
+        let mut turns = turns.borrow_mut();
+        let turn = turns.entry(name.to_owned()).or_insert(0);
+        let copy = *turn % COPIES;
+        *turn += 1;
+        dir.join(format!("bench_{name}.{copy}"))
+    };
 
     println!("{trials} trials each, alternating; times are median / p99\n");
     let (bare, graceful) = alternate(
@@ -114,8 +122,8 @@ fn peers(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
         "peers: {trials} trials each, the four in turns (each round starting one further along)\n"
     );
     let mut runs = PEERS.map(|(name, _, _)| {
-        let hello = program(&format!("hello_{name}"));
-        move || start_up(&hello)
+        let hello = format!("hello_{name}");
+        move || start_up(&program(&hello))
     });
     let times = in_turns(trials, &mut runs);
     report_peers(
@@ -130,8 +138,8 @@ fn peers(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
     );
 
     let mut runs = PEERS.map(|(name, _, ending)| {
-        let wait = program(&format!("wait_{name}"));
-        move || kill_to_end(&wait, ending)
+        let wait = format!("wait_{name}");
+        move || kill_to_end(&program(&wait), ending)
     });
     let times = in_turns(trials, &mut runs);
     report_peers(
@@ -428,6 +436,9 @@ fn vm_rss(pid: libc::pid_t, field: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {field} for {pid}"))
 }
 
+/// Copies of each program that the trials take in turn (see [`build`]).
+const COPIES: usize = 6;
+
 /// Builds the programs with the release profile; returns their directory.
 fn build() -> PathBuf {
     let names = [
@@ -465,14 +476,20 @@ fn build() -> PathBuf {
     // Run copies, as a deployed program is (`install`, an image's layer):
     // the linker's own output file, the same bytes, took 35 µs more of
     // CPU to start and 14 µs more from kill to exit here (its page cache
-    // pages map differently), for the plain programs too.
+    // pages map differently), for the plain programs too. And copies differ
+    // among themselves: two copies of one program took +36 and +64 µs of
+    // CPU over a plain `main` to start, in the same run. So there are
+    // `COPIES` of each, taken in turn, and a median is over all of them.
     let copies =
         std::env::temp_dir().join(format!("cleanup-bench-programs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&copies);
     std::fs::create_dir(&copies).expect("create the programs' directory");
     for name in names {
         let file = format!("bench_{name}");
-        std::fs::copy(built.join(&file), copies.join(&file)).expect("copy a program");
+        for copy in 0..COPIES {
+            std::fs::copy(built.join(&file), copies.join(format!("{file}.{copy}")))
+                .expect("copy a program");
+        }
     }
     copies
 }
