@@ -6,17 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Ended, Spawn, SIGTERM};
-
-/// The number after `prefix` on a stdout line.
-fn number(ended: &Ended, prefix: &str) -> u128 {
-    ended
-        .stdout
-        .iter()
-        .find_map(|line| line.strip_prefix(prefix))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no `{prefix}<n>` line\n{ended}"))
-}
+use common::{Spawn, SIGTERM};
 
 #[test]
 fn during_the_drain_delay_the_program_is_not_ready_but_serves_on() {
@@ -33,14 +23,14 @@ fn during_the_drain_delay_the_program_is_not_ready_but_serves_on() {
         ])
         .assert_stderr_contains("not ready; serving 1s more, then draining (4s)");
     // The token fired only when the 1 s delay was over.
-    let woke = number(&ended, "woke:");
+    let woke = ended.number("woke:");
     assert!(
         woke >= 900,
         "the token fired {woke} ms after not-ready\n{ended}"
     );
     // The deadline ran from the signal: 4 s less the margin (0.2 s) less
     // the delay leaves about 2.8 s, not 3.8 s.
-    let left = number(&ended, "deadline-left:");
+    let left = ended.number("deadline-left:");
     assert!((2_000..=2_900).contains(&left), "{left} ms left\n{ended}");
 }
 
@@ -57,7 +47,7 @@ fn the_drain_delay_and_timeout_take_plain_seconds_from_the_environment() {
         .assert_killed_by(SIGTERM)
         .assert_stderr_contains("serving 2.5s more, then draining (6s)")
         .assert_stderr_lacks("ignoring");
-    let woke = number(&ended, "woke:");
+    let woke = ended.number("woke:");
     assert!(
         woke >= 2_400,
         "the token fired {woke} ms after not-ready\n{ended}"

@@ -59,13 +59,7 @@ fn the_first_cleanup_made_while_other_threads_run_does_not_wait_for_the_kernel()
         .map(|_| {
             let ended = Spawn::fixture("threads").arg("first-guard-threaded").run();
             ended.assert_code(0).assert_once(&["guard:first"]);
-            let line = ended
-                .stdout
-                .iter()
-                .find_map(|line| line.strip_prefix("first_guard_us:"))
-                .unwrap_or_else(|| panic!("no first_guard_us line\n{ended}"))
-                .to_owned();
-            line.parse::<u64>().expect("a number of microseconds")
+            ended.number("first_guard_us:")
         })
         .min()
         .expect("three runs");

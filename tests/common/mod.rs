@@ -527,6 +527,16 @@ impl Ended {
         self.stdout.iter().filter(|seen| *seen == line).count()
     }
 
+    /// The number after `prefix` on the first stdout line that starts so.
+    #[track_caller]
+    pub fn number(&self, prefix: &str) -> u128 {
+        self.stdout
+            .iter()
+            .find_map(|line| line.strip_prefix(prefix))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no `{prefix}<n>` line\n{self}"))
+    }
+
     /// Killed by `sig` (WIFSIGNALED, WTERMSIG == sig).
     #[track_caller]
     pub fn assert_killed_by(&self, sig: libc::c_int) -> &Self {
