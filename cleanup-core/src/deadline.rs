@@ -54,20 +54,25 @@ pub(crate) fn first_signal_ns() -> u64 {
 
 /// When the first handled signal arrived, if one did.
 pub(crate) fn first_signal_at() -> Option<Instant> {
-    let at = first_signal_ns();
-    if at == 0 {
-        return None;
+    first_signal_stamp().map(Stamp::instant)
+}
+
+/// [`first_signal_at`] as a [`Stamp`]: no `Instant` made. Async-signal-safe.
+pub(crate) fn first_signal_stamp() -> Option<Stamp> {
+    match first_signal_ns() {
+        0 => None,
+        at => Some(Stamp(at)),
     }
-    let now = Instant::now();
-    let ago = monotonic_ns().saturating_sub(at);
-    now.checked_sub(Duration::from_nanos(ago))
 }
 
 /// A moment on `Instant`'s clock, in nanoseconds (what `monotonic_ns`
 /// reads): plain integers, where `Instant`'s arithmetic normalizes a
 /// `timespec` at each step. The drain takes the time once per cleanup it
 /// starts: that reading and the cleanup's share cost about 12 ns less this
-/// way, a fifth of the drain's own work per cleanup.
+/// way, a fifth of the drain's own work per cleanup. The budget is kept in
+/// them too: a shutdown with nothing to run never makes an `Instant`,
+/// whose first reading in a process (the C library's clock page and the
+/// kernel's data page, both faulted in) cost 5 µs of the way out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Stamp(u64);
 
@@ -76,7 +81,28 @@ pub(crate) struct Stamp(u64);
 static BASE: OnceCell<(Instant, u64)> = OnceCell::new();
 
 fn base() -> (Instant, u64) {
-    *BASE.get_or_init(|| (Instant::now(), monotonic_ns()))
+    *BASE.get_or_init(|| {
+        // The pair is read between two readings of the clock: a thread
+        // preempted in between (by as long as the scheduler likes) reads it
+        // again, so a conversion is off by microseconds at most.
+        let read = || {
+            let before = monotonic_ns();
+            let instant = Instant::now();
+            let gap = monotonic_ns().saturating_sub(before);
+            (instant, before + gap / 2, gap)
+        };
+        let mut best = read();
+        for _ in 0..7 {
+            if best.2 < 20_000 {
+                break;
+            }
+            let again = read();
+            if again.2 < best.2 {
+                best = again;
+            }
+        }
+        (best.0, best.1)
+    })
 }
 
 impl Stamp {
@@ -101,6 +127,26 @@ impl Stamp {
             Some(after) => instant + Duration::from_nanos(after),
             None => instant - Duration::from_nanos(ns - self.0),
         }
+    }
+
+    /// Its nanoseconds on `monotonic_ns`'s clock.
+    pub(crate) fn ns(self) -> u64 {
+        self.0
+    }
+
+    /// `time` later (saturating).
+    fn after(self, time: Duration) -> Stamp {
+        Stamp(self.0.saturating_add(duration_ns(time)))
+    }
+
+    /// How long after `earlier` this is; zero if it is not after it.
+    pub(crate) fn since(self, earlier: Stamp) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// How long ago this was.
+    pub(crate) fn elapsed(self) -> Duration {
+        Stamp::now().since(self)
     }
 }
 
@@ -135,26 +181,22 @@ fn wrap_up_time(timeout: Duration) -> Duration {
     (effective(timeout) / 40).min(MAX_WRAP_UP)
 }
 
-/// When the process will be gone, once a shutdown has started: in
-/// nanoseconds after [`HARD_FROM`], plus one (0: not yet). It only moves
-/// earlier ([`Budget::capped`]).
+/// When the process will be gone, once a shutdown has started: a
+/// [`Stamp`]'s nanoseconds plus one (0: not yet). It only moves earlier
+/// ([`Budget::capped`]).
 static HARD_NS: AtomicU64 = AtomicU64::new(0);
-/// The first budget's start, which [`HARD_NS`] counts from.
-static HARD_FROM: OnceCell<Instant> = OnceCell::new();
 
 /// The hard deadline of the shutdown, once one has started. Lock-free, so
 /// any module may ask while it waits.
 pub(crate) fn hard() -> Option<Instant> {
     let ns = HARD_NS.load(Ordering::SeqCst).checked_sub(1)?;
-    Some(*HARD_FROM.get()? + Duration::from_nanos(ns))
+    Some(Stamp(ns).instant())
 }
 
 /// Makes `budget`'s hard deadline the process's, unless it already has an
 /// earlier one.
 fn publish(budget: &Budget) {
-    let from = *HARD_FROM.get_or_init(|| budget.start);
-    let after = budget.hard().saturating_duration_since(from);
-    let ns = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+    let ns = budget.hard_stamp().0.min(u64::MAX - 1) + 1;
     // Never 0 ("not yet"), and never later than one published before.
     let _ = HARD_NS.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
         (old == 0 || ns < old).then_some(ns)
@@ -212,46 +254,55 @@ pub(crate) fn body_time(timeout: Duration) -> Duration {
     time - (time / 4).max(MIN_CLEANUP_SHARE).min(time)
 }
 
+/// The shutdown's time, counted from its start, in [`Stamp`]s; what the
+/// rest of the crate asks in `Instant`s is turned into them on the way out.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Budget {
-    pub(crate) start: Instant,
+    start: Stamp,
     pub(crate) timeout: Duration,
     /// A shorter time the system gave later, from when it gave it (on
     /// Windows, a console's close during a shutdown): the budget then ends
     /// by whichever ends first.
-    cap: Option<(Instant, Duration)>,
-    /// [`Budget::wrap_up`], asked once per cleanup: computed once, also as
-    /// a [`Stamp`].
-    wrap_up: Instant,
-    wrap_up_stamp: Stamp,
+    cap: Option<(Stamp, Duration)>,
+    /// [`Budget::wrap_up`], asked once per cleanup: computed once.
+    wrap_up: Stamp,
 }
 
 impl Budget {
     /// The budget of the shutdown: the first one made is the process's.
     pub(crate) fn new(start: Instant, timeout: Duration) -> Self {
+        Budget::from(Stamp::of(start), timeout)
+    }
+
+    /// [`Budget::new`] from a [`Stamp`].
+    pub(crate) fn from(start: Stamp, timeout: Duration) -> Self {
         let budget = Budget::of(start, timeout, None);
         publish(&budget);
         budget
     }
 
-    fn of(start: Instant, timeout: Duration, cap: Option<(Instant, Duration)>) -> Self {
+    fn of(start: Stamp, timeout: Duration, cap: Option<(Stamp, Duration)>) -> Self {
         let mut budget = Budget {
             start,
             timeout,
             cap,
             wrap_up: start,
-            wrap_up_stamp: Stamp(0),
         };
-        budget.wrap_up = budget.hard() - wrap_up_time(timeout);
-        budget.wrap_up_stamp = Stamp::of(budget.wrap_up);
+        budget.wrap_up = Stamp(
+            budget
+                .hard_stamp()
+                .0
+                .saturating_sub(duration_ns(wrap_up_time(timeout))),
+        );
         budget
     }
 
     /// This budget, cut to end by `timeout` from `since` (less the margin)
     /// if that is sooner, and published as the process's hard deadline.
     pub(crate) fn capped(self, since: Instant, timeout: Duration) -> Self {
-        let cap = Budget::new(since, timeout);
-        if cap.hard() >= self.hard() {
+        let since = Stamp::of(since);
+        let cap = Budget::from(since, timeout);
+        if cap.hard_stamp() >= self.hard_stamp() {
             return self;
         }
         let budget = Budget::of(self.start, self.timeout, Some((since, timeout)));
@@ -265,26 +316,45 @@ impl Budget {
         Some(Budget::of(start, timeout, None))
     }
 
+    /// When the shutdown started: the deadline counts from here.
+    pub(crate) fn start(&self) -> Instant {
+        self.start.instant()
+    }
+
+    /// [`Budget::start`] as a [`Stamp`].
+    pub(crate) fn start_stamp(&self) -> Stamp {
+        self.start
+    }
+
     /// The process is gone by then, whatever hangs: the timeout less its
     /// safety margin.
     pub(crate) fn hard(&self) -> Instant {
-        let own = self.start + effective(self.timeout);
-        self.cap().map_or(own, |cap| own.min(cap.hard()))
+        self.hard_stamp().instant()
+    }
+
+    /// [`Budget::hard`] as a [`Stamp`].
+    pub(crate) fn hard_stamp(&self) -> Stamp {
+        let own = self.start.after(effective(self.timeout));
+        self.cap().map_or(own, |cap| own.min(cap.hard_stamp()))
     }
 
     /// Until then the body may finish on its own; after it, the cleanups run
     /// without it. A quarter of the time (at least 100 ms, at most all of
     /// it) is kept for them.
     pub(crate) fn body_until(&self) -> Instant {
-        let own = self.start + body_time(self.timeout);
-        self.cap().map_or(own, |cap| own.min(cap.body_until()))
+        self.body_until_stamp().instant()
+    }
+
+    fn body_until_stamp(&self) -> Stamp {
+        let own = self.start.after(body_time(self.timeout));
+        self.cap().map_or(own, |cap| own.min(cap.body_until_stamp()))
     }
 
     /// When the runtime thread stops whatever still runs, says so, and
     /// leaves: a moment before [`Budget::hard`], so the process is gone by
     /// then.
     pub(crate) fn wrap_up(&self) -> Instant {
-        self.wrap_up
+        self.wrap_up.instant()
     }
 
     /// When a cleanup started at `now`, with `after` more waiting (guards
@@ -294,18 +364,23 @@ impl Budget {
     /// milliseconds), as each of the others will should it hang too: a row
     /// of cleanups that hang cannot eat the time of those behind them.
     pub(crate) fn cleanup_until(&self, now: Instant, after: usize) -> Instant {
-        let left = duration_ns(self.wrap_up.saturating_duration_since(now));
-        now + Duration::from_nanos(share(left, after))
+        self.cleanup_until_stamp(Stamp::of(now), after).instant()
     }
 
     /// [`Budget::cleanup_until`] in [`Stamp`]s, as the drain asks it.
     pub(crate) fn cleanup_until_stamp(&self, now: Stamp, after: usize) -> Stamp {
-        let left = self.wrap_up_stamp.0.saturating_sub(now.0);
+        let left = self.wrap_up.0.saturating_sub(now.0);
         Stamp(now.0 + share(left, after))
     }
 
+    /// What is left at `now` until [`Budget::hard`].
     pub(crate) fn left(&self, now: Instant) -> Duration {
-        self.hard().saturating_duration_since(now)
+        self.left_at(Stamp::of(now))
+    }
+
+    /// [`Budget::left`] at a [`Stamp`].
+    pub(crate) fn left_at(&self, now: Stamp) -> Duration {
+        self.hard_stamp().since(now)
     }
 }
 
@@ -336,7 +411,7 @@ mod tests {
         // A later, longer limit changes nothing; the start stays the first.
         let same = capped.capped(since, Duration::from_secs(60));
         assert_eq!(same.hard(), capped.hard());
-        assert_eq!(same.start, start);
+        assert_eq!(same.start(), start);
         // A cap later than the budget's own end changes nothing either.
         let late = budget.capped(start + Duration::from_secs(29), Duration::from_secs(5));
         assert_eq!(late.hard(), budget.hard());

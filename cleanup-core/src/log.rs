@@ -451,9 +451,17 @@ fn deliver(event: &Event) {
 
 /// Waits, until `until` at most, for the queued events to be delivered:
 /// called before the process leaves.
-pub(crate) fn flush(until: Instant) {
+/// (`until` is asked only if some are queued.)
+pub(crate) fn flush(until: impl FnOnce() -> Instant) {
     let mut queue = lock(&QUEUE);
-    while queue.deliverer == Deliverer::Running && (queue.busy || !queue.events.is_empty()) {
+    let pending = |queue: &Queue| {
+        queue.deliverer == Deliverer::Running && (queue.busy || !queue.events.is_empty())
+    };
+    if !pending(&queue) {
+        return;
+    }
+    let until = until();
+    while pending(&queue) {
         let now = Instant::now();
         if now >= until {
             return;

@@ -295,20 +295,22 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     }
     machine.phase = Phase::Draining;
     let reason = state::reason().unwrap_or(reason);
-    let now = Instant::now();
+    // In stamps: a shutdown with nothing to run makes no `Instant` (see
+    // `Stamp`).
+    let now = Stamp::now();
     // The deadline runs from the signal, however late this thread is.
     let from = match reason {
-        ExitReason::Signal(_) => crate::deadline::first_signal_at().unwrap_or(now),
+        ExitReason::Signal(_) => crate::deadline::first_signal_stamp().unwrap_or(now),
         _ => now,
     };
-    let budget = Budget::new(from.min(now), crate::deadline::timeout());
+    let budget = Budget::from(from.min(now), crate::deadline::timeout());
     machine.budget = Some(budget);
     // Whoever was to end the process, it is gone by the hard deadline.
     crate::exit_status::set_deadline_ending(machine.ending(true));
-    crate::signals::arm_deadline(budget.hard());
+    crate::signals::arm_deadline(budget.hard_stamp());
     machine.announced =
         machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
-    let left = machine.budget.map(|budget| budget.left(now));
+    let left = machine.budget.map(|budget| budget.left_at(now));
     let forward = match reason {
         ExitReason::Signal(sig) => sig,
         _ => crate::signal::SIGTERM,
@@ -738,11 +740,11 @@ fn next_step(machine: &mut Machine) -> Step {
             finalizers_early,
             claimed,
         } = registry::sweep(machine.late_cut, machine.batch.take_list());
-        let now = Instant::now();
         if !guards.is_empty() && (machine.closed || !machine.first_pass) {
             machine.first_pass = true;
             machine.after_batch = finalizers_armed;
             let early_after = finalizers_early;
+            let now = Instant::now();
             machine.batch = Batch::new(Kind::Guard, guards, early_after, machine.budget, now);
             continue;
         }
@@ -763,6 +765,7 @@ fn next_step(machine: &mut Machine) -> Step {
         }
         if !finalizers.is_empty() {
             machine.after_batch = 0;
+            let now = Instant::now();
             machine.batch = Batch::new(Kind::Finalizer, finalizers, 0, machine.budget, now);
             continue;
         }
@@ -813,7 +816,7 @@ fn wait_for(machine: &mut Machine, found: &Found, after: usize) {
         .map_or(now, |budget| budget.cleanup_until(now, after));
     // Its share counts from now; the log counts from the shutdown's start
     // (it may have started later: when, only its thread knew).
-    let shutdown_began = machine.budget.map_or(now, |budget| budget.start);
+    let shutdown_began = machine.budget.map_or(now, |budget| budget.start());
     machine.running = Some(Running::elsewhere(found, shutdown_began, until));
     if machine.watch_at.is_some_and(|at| Stamp::of(until) < at) {
         notify_watch();
@@ -853,7 +856,7 @@ pub(crate) fn cap(since: Instant, limit: Duration) {
             Secs(budget.left(now)),
         ),
     );
-    crate::signals::arm_deadline(capped.hard());
+    crate::signals::arm_deadline(capped.hard_stamp());
     notify_watch();
 }
 
@@ -872,7 +875,9 @@ fn finish() -> Ending {
     let problems = machine.hung + machine.panicked + machine.not_started > 0 || machine.body_late;
     let mut last_status = None;
     if machine.announced || problems {
-        let elapsed = machine.budget.map_or(Duration::ZERO, |b| b.start.elapsed());
+        let elapsed = machine
+            .budget
+            .map_or(Duration::ZERO, |b| b.start_stamp().elapsed());
         let guards = machine.guards_ran + registry::dropped_during_shutdown();
         // Built as the handler builds its lines (`log::Text`), whose code
         // is warm by now after a signal.
@@ -904,7 +909,7 @@ fn finish() -> Ending {
         // The last word for `systemctl status`: not a stale progress line.
         crate::notify::status(&format!("stopped: {}", text.as_str()));
     }
-    flush_log(Instant::now() + FLUSH_AT_END);
+    flush_log(|| Instant::now() + FLUSH_AT_END);
     ending
 }
 
@@ -914,10 +919,14 @@ fn finish() -> Ending {
 const FLUSH_AT_END: Duration = Duration::from_secs(1);
 
 /// Gives the `cleanup-log` thread until `until`, never past the hard
-/// deadline, to deliver the queued events.
-fn flush_log(until: Instant) {
-    let latest = crate::deadline::hard().map_or(until, |hard| hard.max(Instant::now()));
-    log::flush(until.min(latest));
+/// deadline, to deliver the queued events. (`until` is asked only if there
+/// are some.)
+fn flush_log(until: impl FnOnce() -> Instant) {
+    log::flush(|| {
+        let until = until();
+        let latest = crate::deadline::hard().map_or(until, |hard| hard.max(Instant::now()));
+        until.min(latest)
+    });
 }
 
 /// How the process leaves, as fields of the end event.
@@ -1047,7 +1056,7 @@ pub(crate) fn watch() -> ! {
         crate::exit_status::set_deadline_ending(machine.ending(true));
         if !armed {
             armed = true;
-            crate::signals::arm_deadline(budget.hard());
+            crate::signals::arm_deadline(budget.hard_stamp());
         }
         if crate::exit_status::is_pid_one() {
             crate::children::reap_orphans();
@@ -1070,7 +1079,7 @@ pub(crate) fn watch() -> ! {
                 let known = running.as_ref().is_some_and(|r| r.ticket == found.ticket)
                     || machine.settled.contains(&found.ticket);
                 if !known {
-                    Running::elsewhere(found, budget.start, now).say_hung(now);
+                    Running::elsewhere(found, budget.start(), now).say_hung(now);
                     machine.hung += 1;
                 }
             }
@@ -1103,7 +1112,7 @@ pub(crate) fn watch() -> ! {
             drop(machine);
             // The last word for `systemctl status`: not a stale progress line.
             crate::notify::status(&format!("stopped: {text}"));
-            flush_log(budget.hard());
+            flush_log(|| budget.hard());
             ending.leave_now();
         }
         let mut wake_at = budget.hard().min(next_report);
@@ -1111,10 +1120,10 @@ pub(crate) fn watch() -> ! {
             Phase::Draining if now >= body_until(&machine, &budget) => {
                 log::event(
                     Level::Warn,
-                    Fields::new().elapsed(now - budget.start).left(budget.left(now)),
+                    Fields::new().elapsed(now - budget.start()).left(budget.left(now)),
                     format_args!(
                         "main did not return within {}, running cleanups without it",
-                        Secs(now - budget.start)
+                        Secs(now - budget.start())
                     ),
                 );
                 machine.body_late = true;

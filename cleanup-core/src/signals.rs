@@ -81,6 +81,7 @@ pub(crate) fn set_wake_fd(fd: i32) {
     WAKE_FD.store(fd, Ordering::SeqCst);
 }
 
+use crate::deadline::Stamp;
 use crate::sys::clock::monotonic_ns;
 use crate::sys::signals::Origin;
 use crate::sys::timer::Timer;
@@ -195,10 +196,11 @@ fn duration_ns(time: Duration) -> u64 {
 /// Arms the deadline timer for the shutdown's hard deadline `at`, so the
 /// process is gone by then even if the thread that should end it is late
 /// (the ending is set first, see `exit_status::set_deadline_ending`).
-pub(crate) fn arm_deadline(at: Instant) {
-    let after = at.saturating_duration_since(Instant::now());
+pub(crate) fn arm_deadline(at: Stamp) {
+    let now = Stamp::now();
+    let after = at.since(now);
     let armed = TIMER_AT_NS.load(Ordering::SeqCst);
-    let wanted = monotonic_ns().saturating_add(duration_ns(after));
+    let wanted = at.max(now).ns();
     if armed != 0 && armed.abs_diff(wanted) <= ARMED_CLOSE_ENOUGH {
         // Armed by the handler for this same deadline (a system call saved
         // on the way out).
@@ -488,6 +490,9 @@ pub(crate) fn take_deferred_start() -> Option<(String, i32)> {
 /// interrupts this thread runs to its end before the wait goes on, so it
 /// cannot be waited for by its own thread.
 fn wait_for_handlers() {
+    if IN_HANDLER.load(Ordering::SeqCst) == 0 {
+        return;
+    }
     let since = Instant::now();
     let mut spins = 0u32;
     while IN_HANDLER.load(Ordering::SeqCst) > 0 && since.elapsed() < HANDLER_PATIENCE {
