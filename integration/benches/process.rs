@@ -12,9 +12,15 @@
 //! - peers: the same two figures for the same programs over ctrlc (its
 //!   `termination` feature; the handler exits with 143) and over
 //!   signal-hook (an iterator thread that re-raises with the default
-//!   action), as their users set them up, the four programs of a figure in
-//!   turns (bare, `#[graceful_main]`, ctrlc, signal-hook, each round starting
-//!   one further along), one table per figure against the plain program;
+//!   action), as their users set them up, and for a floor of each figure,
+//!   the least any implementation of `#[graceful_main]`'s contract costs:
+//!   for start-up, a plain `main` whose binary links the crate but runs
+//!   none of it; for kill to exit, a handler in libc alone that reads the
+//!   signal's time, arms the deadline's timer and wakes the main thread,
+//!   which dies by the signal. The five programs of a figure run in turns
+//!   (bare, floor, `#[graceful_main]`, ctrlc, signal-hook, each round
+//!   starting one further along), one table per figure against the plain
+//!   program, and under it `#[graceful_main]` against the floor;
 //! - drain: 100 000 guards and finalizers run at shutdown, against calling as
 //!   many boxed closures in a loop;
 //! - `guard(f)` made and dropped in a loop in a `#[graceful_main]` program,
@@ -106,6 +112,7 @@ fn main() {
 /// The peers of start-up and kill to exit: each program's name after
 /// `hello_` and `wait_`, its name in the tables, and how it ends on SIGTERM.
 /// The plain program comes first: the tables compare the others with it.
+/// Each table has its figure's floor too, second (see [`rows`]).
 const PEERS: [(&str, &str, Ending); 4] = [
     ("bare", "plain main", Ending::Signal),
     ("graceful", "#[graceful_main]", Ending::Signal),
@@ -115,19 +122,49 @@ const PEERS: [(&str, &str, Ending); 4] = [
     ("signal_hook", "signal-hook (iterator)", Ending::Signal),
 ];
 
-/// Start-up and kill to exit of the plain program, `#[graceful_main]`,
-/// ctrlc and signal-hook, the four in turns in the same run, as two tables.
+/// The floor of start-up: a plain `main` whose binary links the crate as
+/// `hello_graceful`'s does, never running it (programs/hello_linked.rs).
+/// No `#[graceful_main]` starts sooner than its binary loads.
+const START_UP_FLOOR: (&str, &str) = ("hello_linked", "floor: crate linked, not run");
+
+/// The floor of kill to exit: a handler in libc alone that does what any
+/// handler keeping a deadline must, then dies by the signal
+/// (programs/wait_floor.rs).
+const KILL_FLOOR: (&str, &str) = ("wait_floor", "floor: raw handler, clock + timer + wake");
+
+/// Where the floor and `#[graceful_main]` are in a table's rows.
+const FLOOR: usize = 1;
+const GRACEFUL: usize = 2;
+
+/// The rows of one table of [`peers`]: the programs of [`PEERS`] after
+/// `prefix`, with `floor` second, right after the plain program. The
+/// floors end as the plain programs do.
+fn rows(prefix: &str, floor: (&str, &'static str)) -> Vec<(String, &'static str, Ending)> {
+    let mut rows: Vec<_> = PEERS
+        .iter()
+        .map(|&(name, shown, ending)| (format!("{prefix}{name}"), shown, ending))
+        .collect();
+    rows.insert(FLOOR, (floor.0.to_owned(), floor.1, Ending::Signal));
+    assert_eq!(rows[GRACEFUL].1, "#[graceful_main]");
+    rows
+}
+
+/// Start-up and kill to exit of the plain program, the figure's floor,
+/// `#[graceful_main]`, ctrlc and signal-hook, the five in turns in the
+/// same run, as two tables.
 fn peers(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
     println!(
-        "peers: {trials} trials each, the four in turns (each round starting one further along)\n"
+        "peers: {trials} trials each, the five in turns (each round starting one further along)\n"
     );
-    let mut runs = PEERS.map(|(name, _, _)| {
-        let hello = format!("hello_{name}");
-        move || start_up(&program(&hello))
-    });
+    let hello = rows("hello_", START_UP_FLOOR);
+    let mut runs: Vec<_> = hello
+        .iter()
+        .map(|(name, _, _)| move || start_up(&program(name)))
+        .collect();
     let times = in_turns(trials, &mut runs);
     report_peers(
         "start-up (spawn to exit of an empty main)",
+        &hello,
         &times,
         |samples, bare| {
             format!(
@@ -136,42 +173,63 @@ fn peers(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
             )
         },
     );
+    // What our code costs to start, the binary's weight aside.
+    println!(
+        "  #[graceful_main] over the floor: {:+.1} µs\n",
+        (median(&times[GRACEFUL]) - median(&times[FLOOR])) * 1e6
+    );
 
-    let mut runs = PEERS.map(|(name, _, ending)| {
-        let wait = format!("wait_{name}");
-        move || kill_to_end(&program(&wait), ending)
-    });
+    let wait = rows("wait_", KILL_FLOOR);
+    let mut runs: Vec<_> = wait
+        .iter()
+        .map(|(name, _, ending)| move || kill_to_end(&program(name), *ending))
+        .collect();
     let times = in_turns(trials, &mut runs);
     report_peers(
         "kill to exit (kill(SIGTERM) after `ready` to waitpid)",
+        &wait,
         &times,
         |samples, bare| format!("×{:.2} the default action", median(samples) / median(bare)),
+    );
+    println!(
+        "  #[graceful_main]: ×{:.2} the floor\n",
+        median(&times[GRACEFUL]) / median(&times[FLOOR])
     );
 }
 
 /// One table of [`peers`]: each program's median and p99 (the rows of
-/// `times` are in the order of [`PEERS`]), and `against(its samples, the
+/// `times` are in the order of `rows`), and `against(its samples, the
 /// plain program's)`.
-fn report_peers(title: &str, times: &[Vec<f64>], against: impl Fn(&[f64], &[f64]) -> String) {
+fn report_peers(
+    title: &str,
+    rows: &[(String, &str, Ending)],
+    times: &[Vec<f64>],
+    against: impl Fn(&[f64], &[f64]) -> String,
+) {
+    // As wide as the longest name: the floors' are long.
+    let width = rows
+        .iter()
+        .map(|(_, name, _)| name.chars().count())
+        .max()
+        .unwrap_or(0);
     println!("{title}");
     println!(
-        "  {:<26} {:>10} {:>10}   against bare",
+        "  {:<width$} {:>10} {:>10}   against bare",
         "program", "median", "p99"
     );
     let bare = &times[0];
-    for (index, ((_, name, _), samples)) in PEERS.iter().zip(times).enumerate() {
+    for (index, ((_, name, _), samples)) in rows.iter().zip(times).enumerate() {
         let versus = if index == 0 {
             "—".to_string()
         } else {
             against(samples, bare)
         };
         println!(
-            "  {name:<26} {:>10} {:>10}   {versus}",
+            "  {name:<width$} {:>10} {:>10}   {versus}",
             show(median(samples)),
             show(percentile(samples, 0.99))
         );
     }
-    println!();
 }
 
 /// The three figures of the guardian.
@@ -450,6 +508,8 @@ fn build() -> PathBuf {
         "hello_signal_hook",
         "wait_ctrlc",
         "wait_signal_hook",
+        "hello_linked",
+        "wait_floor",
         "drain",
         "guard_loop",
         "hello_guardian",
