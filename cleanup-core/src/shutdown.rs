@@ -579,7 +579,7 @@ fn begin_cleaning(machine: &mut Machine) -> u64 {
     let timeout = crate::deadline::timeout();
     machine
         .budget
-        .get_or_insert_with(|| Budget::new(Instant::now(), timeout));
+        .get_or_insert_with(|| Budget::from(Stamp::now(), timeout));
     machine.executor += 1;
     notify_watch();
     machine.executor

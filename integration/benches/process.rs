@@ -12,12 +12,13 @@
 //! - peers: the same two figures for the same programs over ctrlc (its
 //!   `termination` feature; the handler exits with 143) and over
 //!   signal-hook (an iterator thread that re-raises with the default
-//!   action), as their users set them up, and for a floor of each figure,
-//!   the least any implementation of `#[graceful_main]`'s contract costs:
+//!   action), as their users set them up, and for a floor of each figure:
 //!   for start-up, a plain `main` whose binary links the crate but runs
-//!   none of it; for kill to exit, a handler in libc alone that reads the
-//!   signal's time, arms the deadline's timer and wakes the main thread,
-//!   which dies by the signal. The five programs of a figure run in turns
+//!   none of it (what this crate's weight in the binary costs); for kill
+//!   to exit, a handler in libc alone that reads the signal's time, arms
+//!   the deadline's timer and wakes the main thread, which dies by the
+//!   signal (the least any handler keeping a deadline costs). The five
+//!   programs of a figure run in turns
 //!   (bare, floor, `#[graceful_main]`, ctrlc, signal-hook, each round
 //!   starting one further along), one table per figure against the plain
 //!   program, and under it `#[graceful_main]` against the floor;
