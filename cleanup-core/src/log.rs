@@ -234,23 +234,41 @@ pub(crate) fn event(level: Level, fields: Fields, args: fmt::Arguments<'_>) {
     });
 }
 
-/// [`event`] with its text made already (a [`Text`]'s): on stderr, one
-/// line with one `write(2)` and no `core::fmt`, whose code may be cold at
-/// the end of a process.
-pub(crate) fn event_text(level: Level, fields: Fields, text: &str) {
+/// Starts `line` as a shutdown line on stderr starts (the prefix, then
+/// `shutdown: `); returns where the event's own text begins, for
+/// [`event_line`].
+pub(crate) fn start_line(line: &mut Text) -> usize {
+    line.str(prefix()).str("shutdown: ");
+    line.len
+}
+
+/// [`event`] with its text made already, in a [`Text`] begun by
+/// [`start_line`] (`head` is what it returned): on stderr, the line as it
+/// is, one `write(2)` and no `core::fmt`, whose code may be cold at the end
+/// of a process. The fields are made only for a subscriber or logger.
+pub(crate) fn event_line(
+    level: Level,
+    fields: impl FnOnce() -> Fields,
+    line: &mut Text,
+    head: usize,
+) {
     let Some(sink) = destination(level) else {
         return;
     };
     if sink == Sink::Stderr {
-        return write_shutdown_line(prefix(), |line| {
-            line.str(text);
-        });
+        let written = line.end_line();
+        // Back to the text without its newline (cut at a character's end
+        // if it filled the buffer).
+        let text_len = written.len() - 1;
+        write_stderr(written);
+        line.len = text_len;
+        return;
     }
     post(Event {
         sink,
         level,
-        text: text.to_owned(),
-        fields,
+        text: line.as_str().get(head..).unwrap_or_default().to_owned(),
+        fields: fields(),
     });
 }
 
@@ -659,17 +677,40 @@ impl Text {
     pub(crate) fn number(&mut self, n: u128) -> &mut Self {
         let mut digits = [0u8; 39];
         let mut at = digits.len();
-        let mut n = n;
+        // In 64 bits while it fits (every count and time here): a 128-bit
+        // division is a call.
+        let (mut high, mut low) = match u64::try_from(n) {
+            Ok(low) => (0, low),
+            Err(_) => (n, 0),
+        };
+        while high != 0 {
+            at -= 1;
+            digits[at] = b'0' + (high % 10) as u8;
+            high /= 10;
+            if let Ok(rest) = u64::try_from(high) {
+                (high, low) = (0, rest);
+                if low == 0 {
+                    return self.ascii(&digits[at..]);
+                }
+            }
+        }
         loop {
             at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
+            digits[at] = b'0' + (low % 10) as u8;
+            low /= 10;
+            if low == 0 {
                 break;
             }
         }
-        // Digits are ASCII.
-        self.str(std::str::from_utf8(&digits[at..]).unwrap_or_default())
+        self.ascii(&digits[at..])
+    }
+
+    /// ASCII bytes, as [`Text::str`] takes them, without a UTF-8 check.
+    fn ascii(&mut self, bytes: &[u8]) -> &mut Self {
+        let take = bytes.len().min(TEXT_CAPACITY - self.len);
+        self.bytes[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+        self.len += take;
+        self
     }
 
     /// As [`Secs`] writes it (through it for a fraction of a second above
@@ -765,7 +806,8 @@ mod tests {
             let time = Duration::from_millis(ms);
             assert_eq!(Text::new().secs(time).as_str(), Secs(time).to_string());
         }
-        for n in [0, 7, 10, 4_294_967_295, u128::MAX] {
+        let edge = u128::from(u64::MAX);
+        for n in [0, 7, 10, 4_294_967_295, edge, edge + 1, edge * 10, 10 * (edge + 1), u128::MAX] {
             assert_eq!(Text::new().number(n).as_str(), n.to_string());
         }
         for sig in [crate::signal::SIGTERM, crate::signal::SIGINT, 63] {

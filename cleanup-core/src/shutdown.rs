@@ -296,21 +296,21 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     machine.phase = Phase::Draining;
     let reason = state::reason().unwrap_or(reason);
     // In stamps: a shutdown with nothing to run makes no `Instant` (see
-    // `Stamp`).
-    let now = Stamp::now();
-    // The deadline runs from the signal, however late this thread is.
+    // `Stamp`). The deadline runs from the signal, however late this
+    // thread is: the handler's reading, none taken here.
     let from = match reason {
-        ExitReason::Signal(_) => crate::deadline::first_signal_stamp().unwrap_or(now),
-        _ => now,
-    };
-    let budget = Budget::from(from.min(now), crate::deadline::timeout());
+        ExitReason::Signal(_) => crate::deadline::first_signal_stamp(),
+        _ => None,
+    }
+    .unwrap_or_else(Stamp::now);
+    let budget = Budget::from(from, crate::deadline::timeout());
     machine.budget = Some(budget);
     // Whoever was to end the process, it is gone by the hard deadline.
     crate::exit_status::set_deadline_ending(machine.ending(true));
     crate::signals::arm_deadline(budget.hard_stamp());
     machine.announced =
         machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
-    let left = machine.budget.map(|budget| budget.left_at(now));
+
     let forward = match reason {
         ExitReason::Signal(sig) => sig,
         _ => crate::signal::SIGTERM,
@@ -371,7 +371,8 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     // its last STATUS never comes before this (or is sent by a process
     // already gone). A wedged manager holds it at most the send's timeout.
     if crate::notify::enabled() {
-        crate::notify::stopping_for(&format!("stopping: {reason}"), left.map(extension));
+        let left = budget.left_at(Stamp::now());
+        crate::notify::stopping_for(&format!("stopping: {reason}"), Some(extension(left)));
     }
     drop(machine);
     crate::signals::wake();
@@ -882,6 +883,7 @@ fn finish() -> Ending {
         // Built as the handler builds its lines (`log::Text`), whose code
         // is warm by now after a signal.
         let mut text = Text::new();
+        let head = log::start_line(&mut text);
         text.str("done in ")
             .secs(elapsed)
             .str(", ")
@@ -891,23 +893,30 @@ fn finish() -> Ending {
             .str(" ran");
         machine.problems(&mut text);
         describe(text.str(", "), ending);
-        log::event_text(
+        log::event_line(
             if problems { Level::Warn } else { Level::Info },
-            ending_fields(
-                Fields::new()
-                    .elapsed(elapsed)
-                    .ran(guards, machine.finalizers_ran)
-                    .problems(machine.hung, machine.panicked),
-                ending,
-            ),
-            text.as_str(),
+            || {
+                ending_fields(
+                    Fields::new()
+                        .elapsed(elapsed)
+                        .ran(guards, machine.finalizers_ran)
+                        .problems(machine.hung, machine.panicked),
+                    ending,
+                )
+            },
+            &mut text,
+            head,
         );
-        last_status = Some(text);
+        if crate::notify::enabled() {
+            // The last word for `systemctl status`: not a stale progress
+            // line.
+            let done = text.as_str().get(head..).unwrap_or_default();
+            last_status = Some(format!("stopped: {done}"));
+        }
     }
     drop(machine);
-    if let Some(text) = last_status.filter(|_| crate::notify::enabled()) {
-        // The last word for `systemctl status`: not a stale progress line.
-        crate::notify::status(&format!("stopped: {}", text.as_str()));
+    if let Some(status) = last_status {
+        crate::notify::status(&status);
     }
     flush_log(|| Instant::now() + FLUSH_AT_END);
     ending

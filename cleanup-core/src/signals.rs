@@ -73,7 +73,7 @@ pub(crate) fn set_watched() {
         // Before a shutdown: the runtime thread keeps the deadline. (Once
         // one has begun, the timer stays armed as the backstop; the runtime
         // thread arms it again when it first looks, in case this raced.)
-        arm_timer(Duration::ZERO);
+        arm_timer_at(0);
     }
 }
 
@@ -176,17 +176,24 @@ pub(crate) fn has_timer() -> bool {
     TIMER_READY.load(Ordering::SeqCst)
 }
 
-/// Arms the deadline timer to fire once after `after`; zero disarms it.
-/// Async-signal-safe.
-fn arm_timer(after: Duration) {
+/// Arms the deadline timer to fire once at `at_ns` (on `monotonic_ns`'s
+/// clock); 0 disarms it. Async-signal-safe.
+fn arm_timer_at(at_ns: u64) {
     if TIMER_READY.load(Ordering::SeqCst) {
-        let at = match after.is_zero() {
-            true => 0,
-            false => monotonic_ns().saturating_add(duration_ns(after)),
-        };
-        TIMER_AT_NS.store(at, Ordering::SeqCst);
-        Timer::from_raw(TIMER.load(Ordering::SeqCst)).arm(after);
+        TIMER_AT_NS.store(at_ns, Ordering::SeqCst);
+        Timer::from_raw(TIMER.load(Ordering::SeqCst)).arm_at(at_ns);
     }
+}
+
+/// Arms the deadline timer to fire `after` the first signal (which the
+/// handler that claimed the shutdown has just stamped): no clock to read.
+/// Async-signal-safe.
+fn arm_timer_after_signal(after: Duration) {
+    let from = match crate::deadline::first_signal_ns() {
+        0 => monotonic_ns(),
+        at => at,
+    };
+    arm_timer_at(from.saturating_add(duration_ns(after)).max(1));
 }
 
 fn duration_ns(time: Duration) -> u64 {
@@ -197,16 +204,14 @@ fn duration_ns(time: Duration) -> u64 {
 /// process is gone by then even if the thread that should end it is late
 /// (the ending is set first, see `exit_status::set_deadline_ending`).
 pub(crate) fn arm_deadline(at: Stamp) {
-    let now = Stamp::now();
-    let after = at.since(now);
     let armed = TIMER_AT_NS.load(Ordering::SeqCst);
-    let wanted = at.max(now).ns();
-    if armed != 0 && armed.abs_diff(wanted) <= ARMED_CLOSE_ENOUGH {
+    if armed != 0 && armed.abs_diff(at.ns()) <= ARMED_CLOSE_ENOUGH {
         // Armed by the handler for this same deadline (a system call saved
         // on the way out).
         return;
     }
-    arm_timer(after.max(Duration::from_micros(1)));
+    // Absolute: a deadline already passed fires at once.
+    arm_timer_at(at.ns().max(1));
 }
 
 /// A timer armed this close to a deadline is armed for it: the handler
@@ -361,7 +366,7 @@ fn claim_and_announce(sig: i32, closing: bool) {
         DELAYING.store(true, Ordering::SeqCst);
         announce_start(sig, closing);
         if !WATCHED.load(Ordering::SeqCst) {
-            arm_timer(Duration::from_millis(delay));
+            arm_timer_after_signal(Duration::from_millis(delay));
         }
         wake();
         return;
@@ -370,7 +375,7 @@ fn claim_and_announce(sig: i32, closing: bool) {
     if claimed {
         announce_start(sig, closing);
         if !WATCHED.load(Ordering::SeqCst) {
-            arm_timer(crate::deadline::effective(crate::deadline::timeout()));
+            arm_timer_after_signal(crate::deadline::effective(crate::deadline::timeout()));
         }
     } else if is_interrupt(sig) {
         // The hint is for a person at the terminal, raw even under a
@@ -539,11 +544,11 @@ fn find_own_group() {
 fn begin_after_delay() {
     mark_shutting_down();
     if !WATCHED.load(Ordering::SeqCst) {
-        let since = Duration::from_nanos(
-            monotonic_ns().saturating_sub(crate::deadline::first_signal_ns()),
-        );
-        let left = crate::deadline::effective(crate::deadline::timeout()).saturating_sub(since);
-        arm_timer(left.max(Duration::from_millis(1)));
+        // What is left of the deadline, but a millisecond at least.
+        let now = monotonic_ns();
+        let due = crate::deadline::first_signal_ns()
+            .saturating_add(duration_ns(crate::deadline::effective(crate::deadline::timeout())));
+        arm_timer_at(due.max(now.saturating_add(1_000_000)));
     }
     crate::park::wake_from_handler();
     wake();

@@ -36,19 +36,21 @@ impl Timer {
         Timer(raw as libc::timer_t)
     }
 
-    /// Fires once after `after`; zero disarms. Async-signal-safe
+    /// Fires once at `at_ns` on `monotonic_ns`'s clock (`CLOCK_MONOTONIC`,
+    /// the timer's own), at once if that has passed; 0 disarms. An
+    /// absolute time: nothing to read first. Async-signal-safe
     /// (`timer_settime` is).
-    pub(crate) fn arm(self, after: Duration) {
+    pub(crate) fn arm_at(self, at_ns: u64) {
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
             },
-            it_value: crate::sys::unix::timespec(after),
+            it_value: crate::sys::unix::timespec(Duration::from_nanos(at_ns)),
         };
         // SAFETY: timer_settime(2) on a timer this process created, with a
         // spec on this stack for the call.
-        unsafe { libc::timer_settime(self.0, 0, &spec, std::ptr::null_mut()) };
+        unsafe { libc::timer_settime(self.0, libc::TIMER_ABSTIME, &spec, std::ptr::null_mut()) };
     }
 }
 

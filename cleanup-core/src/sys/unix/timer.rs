@@ -71,10 +71,11 @@ impl Timer {
         Timer(())
     }
 
-    /// Fires once after `after`; zero disarms (an alarm of the program's
+    /// Fires once at `at_ns` on `monotonic_ns`'s clock, a microsecond
+    /// from now if that has passed; 0 disarms (an alarm of the program's
     /// is left alone if the timer was not armed). Async-signal-safe.
-    pub(crate) fn arm(self, after: Duration) {
-        if after.is_zero() {
+    pub(crate) fn arm_at(self, at_ns: u64) {
+        if at_ns == 0 {
             if DUE_NS.swap(0, Ordering::SeqCst) != 0 {
                 set_itimer(Duration::ZERO);
             }
@@ -85,8 +86,10 @@ impl Timer {
             // the deadline.
             return;
         }
-        let after_ns = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
-        let due = monotonic_ns().saturating_add(after_ns);
+        // `ITIMER_REAL` counts from now.
+        let now = monotonic_ns();
+        let after = Duration::from_nanos(at_ns.saturating_sub(now)).max(Duration::from_micros(1));
+        let due = at_ns.max(now);
         let armed_before = DUE_NS.swap(due.max(1), Ordering::SeqCst) != 0;
         if !armed_before && pending().is_some_and(|left| left < after) {
             // An alarm of the program's comes first: it stays, and when it

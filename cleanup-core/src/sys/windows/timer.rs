@@ -1,8 +1,6 @@
 //! No deadline timer: with no signals to deliver one, a runtime thread
 //! keeps the deadline from the start.
 
-use std::time::Duration;
-
 use crate::sys::signals::Origin;
 
 /// No deadline timer: a runtime thread keeps the deadline from the start
@@ -27,6 +25,7 @@ impl Timer {
         Timer(())
     }
 
-    /// Fires once after `after`; zero disarms. Async-signal-safe.
-    pub(crate) fn arm(self, _after: Duration) {}
+    /// Fires once at `at_ns` on `monotonic_ns`'s clock; 0 disarms.
+    /// Async-signal-safe.
+    pub(crate) fn arm_at(self, _at_ns: u64) {}
 }
