@@ -326,9 +326,12 @@ pub(crate) fn spawned_by_parent() -> bool {
     static SPAWNED: OnceCell<bool> = OnceCell::new();
     *SPAWNED.get_or_init(|| {
         let named = std::env::var_os(PARENT_ENV);
-        let named = named.as_ref().and_then(|pid| pid.to_str()?.parse::<i32>().ok());
+        let Some(named) = named.as_ref().and_then(|pid| pid.to_str()?.parse::<i32>().ok()) else {
+            // Not named: no need to ask who the parent is.
+            return false;
+        };
         let parent = crate::sys::process::parent();
-        parent > 1 && named == Some(parent)
+        parent > 1 && named == parent
     })
 }
 

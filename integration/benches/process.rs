@@ -12,16 +12,19 @@
 //! - peers: the same two figures for the same programs over ctrlc (its
 //!   `termination` feature; the handler exits with 143) and over
 //!   signal-hook (an iterator thread that re-raises with the default
-//!   action), as their users set them up, and for a floor of each figure:
-//!   for start-up, a plain `main` whose binary links the crate but runs
-//!   none of it (what this crate's weight in the binary costs); for kill
-//!   to exit, a handler in libc alone that reads the signal's time, arms
-//!   the deadline's timer and wakes the main thread, which dies by the
-//!   signal (the least any handler keeping a deadline costs). The five
-//!   programs of a figure run in turns
-//!   (bare, floor, `#[graceful_main]`, ctrlc, signal-hook, each round
-//!   starting one further along), one table per figure against the plain
-//!   program, and under it `#[graceful_main]` against the floor;
+//!   action), as their users set them up, and for the floors of each
+//!   figure: for start-up, a plain `main` whose binary links the crate but
+//!   runs none of it (what this crate's weight in the binary costs), and
+//!   the same with the three handlers DESIGN.md has installed through
+//!   signal-hook registered; for kill to exit, a handler in libc alone
+//!   that reads the signal's time, arms the deadline's timer and wakes the
+//!   main thread, which dies by the signal (the least any handler keeping
+//!   a deadline costs), and the same in a binary that links the crate. The programs of a figure run in turns (bare, the
+//!   floors, `#[graceful_main]`, ctrlc, signal-hook, each round starting
+//!   one further along), one table per figure against the plain program,
+//!   and under it `#[graceful_main]` against each floor. These programs
+//!   start from the page cache as a deployed program does (their copies
+//!   dropped from it, then read in by an untimed first run);
 //! - drain: 100 000 guards and finalizers run at shutdown, against calling as
 //!   many boxed closures in a loop;
 //! - `guard(f)` made and dropped in a loop in a `#[graceful_main]` program,
@@ -53,6 +56,15 @@ fn main() {
         *turn += 1;
         dir.join(format!("bench_{name}.{copy}"))
     };
+
+    // The start-up and kill programs' copies start as a deployed program's
+    // do: read in by their first run (see `build`).
+    warm_up(&rows("hello_", &START_UP_FLOORS), &program, |copy, _| {
+        start_up(copy);
+    });
+    warm_up(&rows("wait_", &KILL_FLOORS), &program, |copy, ending| {
+        kill_to_end(copy, ending);
+    });
 
     println!("{trials} trials each, alternating; times are median / p99\n");
     let (bare, graceful) = alternate(
@@ -123,41 +135,67 @@ const PEERS: [(&str, &str, Ending); 4] = [
     ("signal_hook", "signal-hook (iterator)", Ending::Signal),
 ];
 
-/// The floor of start-up: a plain `main` whose binary links the crate as
-/// `hello_graceful`'s does, never running it (programs/hello_linked.rs).
-/// No `#[graceful_main]` starts sooner than its binary loads.
-const START_UP_FLOOR: (&str, &str) = ("hello_linked", "floor: crate linked, not run");
+/// The floors of start-up: a plain `main` whose binary links the crate as
+/// `hello_graceful`'s does, never running it (programs/hello_linked.rs):
+/// no `#[graceful_main]` starts sooner than its binary loads; and the same
+/// with the three registrations through signal-hook that DESIGN.md
+/// prescribes (programs/hello_registered.rs).
+const START_UP_FLOORS: [(&str, &str); 2] = [
+    ("hello_linked", "floor: crate linked, not run"),
+    ("hello_registered", "floor + signal-hook's 3 registrations"),
+];
 
-/// The floor of kill to exit: a handler in libc alone that does what any
+/// The floors of kill to exit: a handler in libc alone that does what any
 /// handler keeping a deadline must, then dies by the signal
-/// (programs/wait_floor.rs).
-const KILL_FLOOR: (&str, &str) = ("wait_floor", "floor: raw handler, clock + timer + wake");
-
-/// Where the floor and `#[graceful_main]` are in a table's rows.
-const FLOOR: usize = 1;
-const GRACEFUL: usize = 2;
+/// (programs/wait_floor.rs); and the same in a binary that links the crate
+/// as `wait_graceful`'s does (programs/wait_floor_linked.rs): the exit
+/// unmaps what the process mapped.
+const KILL_FLOORS: [(&str, &str); 2] = [
+    ("wait_floor", "floor: raw handler, clock + timer + wake"),
+    (
+        "wait_floor_linked",
+        "floor: raw handler, in the crate's binary",
+    ),
+];
 
 /// The rows of one table of [`peers`]: the programs of [`PEERS`] after
-/// `prefix`, with `floor` second, right after the plain program. The
-/// floors end as the plain programs do.
-fn rows(prefix: &str, floor: (&str, &'static str)) -> Vec<(String, &'static str, Ending)> {
+/// `prefix`, with the `floors` right after the plain program. The floors
+/// end as the plain programs do. `#[graceful_main]` is at
+/// `1 + floors.len()`.
+fn rows(prefix: &str, floors: &[(&str, &'static str)]) -> Vec<(String, &'static str, Ending)> {
     let mut rows: Vec<_> = PEERS
         .iter()
         .map(|&(name, shown, ending)| (format!("{prefix}{name}"), shown, ending))
         .collect();
-    rows.insert(FLOOR, (floor.0.to_owned(), floor.1, Ending::Signal));
-    assert_eq!(rows[GRACEFUL].1, "#[graceful_main]");
+    for (at, floor) in floors.iter().enumerate() {
+        rows.insert(1 + at, (floor.0.to_owned(), floor.1, Ending::Signal));
+    }
+    assert_eq!(rows[1 + floors.len()].1, "#[graceful_main]");
     rows
 }
 
-/// Start-up and kill to exit of the plain program, the figure's floor,
-/// `#[graceful_main]`, ctrlc and signal-hook, the five in turns in the
-/// same run, as two tables.
+/// Runs each program of `rows` once per copy, untimed: the copies' pages
+/// were dropped from the page cache at the build (see `build`), and these
+/// runs read them in as a deployed program's first run does.
+fn warm_up(
+    rows: &[(String, &str, Ending)],
+    program: &dyn Fn(&str) -> PathBuf,
+    run: fn(&PathBuf, Ending),
+) {
+    for (name, _, ending) in rows {
+        for _ in 0..COPIES {
+            run(&program(name), *ending);
+        }
+    }
+}
+
+/// Start-up and kill to exit of the plain program, the figure's floors,
+/// `#[graceful_main]`, ctrlc and signal-hook, all in turns in the same
+/// run, as two tables.
 fn peers(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
-    println!(
-        "peers: {trials} trials each, the five in turns (each round starting one further along)\n"
-    );
-    let hello = rows("hello_", START_UP_FLOOR);
+    println!("peers: {trials} trials each, in turns (each round starting one further along)\n");
+    let hello = rows("hello_", &START_UP_FLOORS);
+    let graceful = 1 + START_UP_FLOORS.len();
     let mut runs: Vec<_> = hello
         .iter()
         .map(|(name, _, _)| move || start_up(&program(name)))
@@ -174,13 +212,18 @@ fn peers(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
             )
         },
     );
-    // What our code costs to start, the binary's weight aside.
-    println!(
-        "  #[graceful_main] over the floor: {:+.1} µs\n",
-        (median(&times[GRACEFUL]) - median(&times[FLOOR])) * 1e6
-    );
+    // What our code costs to start, the binary's weight aside, and then
+    // signal-hook's registrations too.
+    for (at, (_, shown)) in START_UP_FLOORS.iter().enumerate() {
+        println!(
+            "  #[graceful_main] over the {shown}: {:+.1} µs",
+            (median(&times[graceful]) - median(&times[1 + at])) * 1e6
+        );
+    }
+    println!();
 
-    let wait = rows("wait_", KILL_FLOOR);
+    let wait = rows("wait_", &KILL_FLOORS);
+    let graceful = 1 + KILL_FLOORS.len();
     let mut runs: Vec<_> = wait
         .iter()
         .map(|(name, _, ending)| move || kill_to_end(&program(name), *ending))
@@ -192,10 +235,13 @@ fn peers(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
         &times,
         |samples, bare| format!("×{:.2} the default action", median(samples) / median(bare)),
     );
-    println!(
-        "  #[graceful_main]: ×{:.2} the floor\n",
-        median(&times[GRACEFUL]) / median(&times[FLOOR])
-    );
+    for (at, (_, shown)) in KILL_FLOORS.iter().enumerate() {
+        println!(
+            "  #[graceful_main] against {shown}: ×{:.2}",
+            median(&times[graceful]) / median(&times[1 + at])
+        );
+    }
+    println!();
 }
 
 /// One table of [`peers`]: each program's median and p99 (the rows of
@@ -242,6 +288,13 @@ fn guardian(trials: usize, program: &dyn Fn(&str) -> PathBuf) {
     let result = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
     assert_eq!(result, 0, "PR_SET_CHILD_SUBREAPER failed");
 
+    // Read in, as the start-up programs were (see `warm_up`).
+    for _ in 0..COPIES {
+        start_up(&program("hello_guardian"));
+        reap(-1);
+        start_up(&program("hello_guardian_durable"));
+        reap(-1);
+    }
     let (mut bare, mut graceful, mut guarded, mut durable) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..trials {
@@ -510,7 +563,9 @@ fn build() -> PathBuf {
         "wait_ctrlc",
         "wait_signal_hook",
         "hello_linked",
+        "hello_registered",
         "wait_floor",
+        "wait_floor_linked",
         "drain",
         "guard_loop",
         "hello_guardian",
@@ -548,6 +603,12 @@ fn build() -> PathBuf {
     // among themselves: two copies of one program took +36 and +64 µs of
     // CPU over a plain `main` to start, in the same run. So there are
     // `COPIES` of each, taken in turn, and a median is over all of them.
+    // And the copies of the start-up and kill programs (all `hello_` and
+    // `wait_` ones but the guardian's waiting one) leave the page cache at
+    // once: how a fresh copy's pages sit there (as the copy wrote
+    // them) is not how a deployed program's do (as its first run read them
+    // in), and the two differed here by up to 2 page faults a start, 10
+    // to 30 µs, from one file to the next. `warm_up` reads them in.
     let copies =
         std::env::temp_dir().join(format!("cleanup-bench-programs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&copies);
@@ -555,11 +616,27 @@ fn build() -> PathBuf {
     for name in names {
         let file = format!("bench_{name}");
         for copy in 0..COPIES {
-            std::fs::copy(built.join(&file), copies.join(format!("{file}.{copy}")))
-                .expect("copy a program");
+            let path = copies.join(format!("{file}.{copy}"));
+            std::fs::copy(built.join(&file), &path).expect("copy a program");
+            if name.starts_with("hello_") || name.starts_with("wait_") && name != "wait_guardian" {
+                drop_from_page_cache(&path);
+            }
         }
     }
     copies
+}
+
+/// Writes `path`'s pages out and drops them from the page cache: the next
+/// run of the program reads them in, as a deployed program's first does.
+fn drop_from_page_cache(path: &std::path::Path) {
+    use std::os::fd::AsRawFd as _;
+    let file = std::fs::File::open(path).expect("open a program's copy");
+    // Dirty pages stay: written out first.
+    file.sync_all().expect("write a program's copy out");
+    // SAFETY: posix_fadvise(2) on a file open here, the whole of it; it
+    // only advises the kernel.
+    let result = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    assert_eq!(result, 0, "posix_fadvise failed on {}", path.display());
 }
 
 /// Runs `a` and `b` in turns, `trials` times each.

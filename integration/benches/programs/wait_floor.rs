@@ -22,7 +22,7 @@ fn main() {
 }
 
 #[cfg(target_os = "linux")]
-mod floor {
+pub mod floor {
     use std::ptr;
     use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 

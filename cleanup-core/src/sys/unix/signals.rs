@@ -190,8 +190,14 @@ pub(crate) fn terminal_foreground() -> Option<bool> {
 pub(crate) fn leads_own_group() -> bool {
     // SAFETY: getpid, getppid, getpgrp and getpgid take no pointers.
     unsafe {
+        // Not a group's leader (a child in its parent's group, the common
+        // case under a supervisor): two system calls and no more.
+        let group = libc::getpgrp();
+        if group != libc::getpid() {
+            return false;
+        }
         let parent = libc::getppid();
         // PID 1 of a container has no parent here (0): not a group apart.
-        parent > 0 && libc::getpgrp() == libc::getpid() && libc::getpgid(parent) != libc::getpgrp()
+        parent > 0 && libc::getpgid(parent) != group
     }
 }
