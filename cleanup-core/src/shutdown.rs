@@ -310,7 +310,6 @@ pub(crate) fn start(reason: ExitReason, code: i32) -> bool {
     crate::signals::arm_deadline(budget.hard_stamp());
     machine.announced =
         machine.installed && matches!(reason, ExitReason::Signal(_) | ExitReason::Requested);
-
     let forward = match reason {
         ExitReason::Signal(sig) => sig,
         _ => crate::signal::SIGTERM,
