@@ -657,9 +657,7 @@ impl Text {
         while !text.is_char_boundary(take) {
             take -= 1;
         }
-        self.bytes[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
-        self.len += take;
-        self
+        self.push_bytes(&text.as_bytes()[..take])
     }
 
     /// Ends the line with a newline, in place of its last character should
@@ -680,36 +678,33 @@ impl Text {
     pub(crate) fn number(&mut self, n: u128) -> &mut Self {
         let mut digits = [0u8; 39];
         let mut at = digits.len();
-        // In 64 bits while it fits (every count and time here): a 128-bit
-        // division is a call.
-        let (mut high, mut low) = match u64::try_from(n) {
-            Ok(low) => (0, low),
-            Err(_) => (n, 0),
-        };
-        while high != 0 {
-            at -= 1;
-            digits[at] = b'0' + (high % 10) as u8;
-            high /= 10;
-            if let Ok(rest) = u64::try_from(high) {
-                (high, low) = (0, rest);
-                if low == 0 {
-                    return self.ascii(&digits[at..]);
+        // The digits past 64 bits in 128 (a division there is a call), the
+        // rest in 64: every count and time here fits.
+        let mut wide = n;
+        let mut n = loop {
+            match u64::try_from(wide) {
+                Ok(n) => break n,
+                Err(_) => {
+                    at -= 1;
+                    digits[at] = b'0' + (wide % 10) as u8;
+                    wide /= 10;
                 }
             }
-        }
+        };
         loop {
             at -= 1;
-            digits[at] = b'0' + (low % 10) as u8;
-            low /= 10;
-            if low == 0 {
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
                 break;
             }
         }
-        self.ascii(&digits[at..])
+        self.push_bytes(&digits[at..])
     }
 
-    /// ASCII bytes, as [`Text::str`] takes them, without a UTF-8 check.
-    fn ascii(&mut self, bytes: &[u8]) -> &mut Self {
+    /// Bytes that end a character (ASCII digits, or a `str` cut at a
+    /// character's end), as many as fit.
+    fn push_bytes(&mut self, bytes: &[u8]) -> &mut Self {
         let take = bytes.len().min(TEXT_CAPACITY - self.len);
         self.bytes[self.len..self.len + take].copy_from_slice(&bytes[..take]);
         self.len += take;

@@ -19,12 +19,13 @@
 //!   signal-hook registered; for kill to exit, a handler in libc alone
 //!   that reads the signal's time, arms the deadline's timer and wakes the
 //!   main thread, which dies by the signal (the least any handler keeping
-//!   a deadline costs), and the same in a binary that links the crate. The programs of a figure run in turns (bare, the
-//!   floors, `#[graceful_main]`, ctrlc, signal-hook, each round starting
-//!   one further along), one table per figure against the plain program,
-//!   and under it `#[graceful_main]` against each floor. These programs
-//!   start from the page cache as a deployed program does (their copies
-//!   dropped from it, then read in by an untimed first run);
+//!   a deadline costs), and the same in a binary that links the crate.
+//!   The programs of a figure run in turns (bare, the floors,
+//!   `#[graceful_main]`, ctrlc, signal-hook, each round starting one
+//!   further along), one table per figure against the plain program, and
+//!   under it `#[graceful_main]` against each floor. These programs start
+//!   from the page cache as a deployed program does (their copies dropped
+//!   from it, then read in by an untimed first run);
 //! - drain: 100 000 guards and finalizers run at shutdown, against calling as
 //!   many boxed closures in a loop;
 //! - `guard(f)` made and dropped in a loop in a `#[graceful_main]` program,

@@ -8,7 +8,7 @@ mod inner {
     pub fn main() {}
 }
 
-fn main() {
+pub(crate) fn main() {
     // Never true, but the optimizer cannot know it: `inner::main` and all
     // it reaches stay in the binary.
     if std::hint::black_box(false) {

@@ -4,17 +4,11 @@
 //! `signal_hook::low_level::register` (signal-hook's registry, which
 //! chains to handlers set before). The handlers do nothing; the program
 //! then returns. What `#[graceful_main]` costs over this is its own.
-mod inner {
-    #[cleanup::graceful_main]
-    pub fn main() {}
-}
+#[path = "hello_linked.rs"]
+mod linked;
 
 fn main() {
-    // Never true, but the optimizer cannot know it: `inner::main` and all
-    // it reaches stay in the binary, as in `hello_linked`.
-    if std::hint::black_box(false) {
-        inner::main();
-    }
+    linked::main();
     register();
 }
 
