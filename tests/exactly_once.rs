@@ -587,6 +587,28 @@ fn threads_that_keep_registering_cannot_starve_the_drain_or_push_the_end_past_th
     in_sequence(cases);
 }
 
+// ---- 1. a finalizer cancelled as the process ends -------------------------------
+
+#[test]
+fn a_finalizer_cancelled_as_main_returns_is_waited_for_until_its_closure_is_dropped() {
+    let _cpu = cpu_shared();
+    let record = Record::new("cancel-at-end");
+    let running = record.to(scenario("cancel-at-end")).start_ready();
+    let run = record.finish(running);
+    run.ended.assert_code(0);
+    // The drain ran `a` while the worker dropped `b`'s closure, and ended
+    // only once that drop was over: nothing of `b` started.
+    run.assert_no_bug_lines()
+        .assert_once_in_order(&["drop:b:start", "drop:b:end"])
+        .assert_once_in_order(&["start:finalizer:a", "end:finalizer:a"])
+        .assert_every_start_ended_once();
+    assert_eq!(
+        run.count("start:finalizer:b"),
+        0,
+        "a cancelled finalizer started:\n{run}"
+    );
+}
+
 // ---- 4. a guard whose owner starts dropping it as the process ends -------------
 
 #[test]
