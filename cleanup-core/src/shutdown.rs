@@ -622,7 +622,7 @@ fn execute(id: u64) -> bool {
                 // only waits longer.)
                 CALLED.store(claim, Ordering::Release);
                 let result = match kind {
-                    Kind::Guard => registry::run(claimed, true),
+                    Kind::Guard => registry::run_drained(claimed),
                     Kind::Finalizer => registry::run_finalizer(claimed),
                 };
                 machine = lock(&MACHINE);

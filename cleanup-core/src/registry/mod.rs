@@ -204,8 +204,25 @@ pub(crate) fn mine() -> Vec<Ticket> {
 /// and gives its slot back. With `contain`, a panic is caught and returned
 /// instead of unwinding.
 #[inline]
-pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
+pub(crate) fn run(claimed: Claimed, contain: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
     let ticket = claimed.ticket();
+    let result = call(claimed, contain);
+    give_back(&ticket);
+    result
+}
+
+/// [`run`] for the drain, with the panic contained: the slot is released
+/// but not given back to this thread's free list. The process is ending,
+/// and the list would only grow (a push each, and its reallocations: a
+/// tenth of the time of 50 000 finalizers this thread had made); should a
+/// cleanup make another here, the list's refill finds the slot.
+pub(crate) fn run_drained(claimed: Claimed) -> Result<(), Box<dyn std::any::Any + Send>> {
+    call(claimed, true)
+}
+
+/// Calls a claimed cleanup's closure, then releases the slot.
+#[inline]
+fn call(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
     let result = if contain {
         catch_unwind(AssertUnwindSafe(|| claimed.call()))
     } else {
@@ -213,7 +230,6 @@ pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std
         Ok(())
     };
     drop(claimed);
-    give_back(&ticket);
     result
 }
 
@@ -434,7 +450,7 @@ pub(crate) fn finalizers_turn(settled: &[Ticket]) -> bool {
     !busy
 }
 
-/// Runs a finalizer the drain claimed (see [`run`]), in its turn.
+/// Runs a finalizer the drain claimed (see [`run_drained`]), in its turn.
 pub(crate) fn run_finalizer(claimed: Claimed) -> Result<(), Box<dyn std::any::Any + Send>> {
     struct Inside;
     impl Drop for Inside {
@@ -444,7 +460,7 @@ pub(crate) fn run_finalizer(claimed: Claimed) -> Result<(), Box<dyn std::any::An
     }
     IN_FINALIZER.with(|inside| inside.set(true));
     let _inside = Inside;
-    run(claimed, true)
+    run_drained(claimed)
 }
 
 /// The finalizer the drain ran (or abandoned) is over.
