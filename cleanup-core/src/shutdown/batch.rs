@@ -81,7 +81,12 @@ impl Batch {
 
     /// The next to run, newest first. A late one only while what is left
     /// still keeps the earlier ones' reserves.
+    #[inline]
     pub(super) fn next(&mut self, now: impl FnOnce() -> Instant) -> Next {
+        if self.late.is_empty() {
+            // Nearly always: no late one, no reserve to keep.
+            return self.early.pop().map_or(Next::Empty, Next::Run);
+        }
         let waiting = self.early.len() + self.early_after;
         let keep_within = self.keep_within.filter(|_| waiting > 0 && !self.late.is_empty());
         if let Some((end, most)) = keep_within {
