@@ -88,7 +88,7 @@ impl Batch {
             return self.early.pop().map_or(Next::Empty, Next::Run);
         }
         let waiting = self.early.len() + self.early_after;
-        let keep_within = self.keep_within.filter(|_| waiting > 0 && !self.late.is_empty());
+        let keep_within = self.keep_within.filter(|_| waiting > 0);
         if let Some((end, most)) = keep_within {
             let keep = RESERVE_EACH
                 .saturating_mul(u32::try_from(waiting).unwrap_or(u32::MAX))
