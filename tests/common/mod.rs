@@ -210,6 +210,7 @@ impl Spawn {
             stdout,
             stderr,
             first_signal: None,
+            stalled: Duration::ZERO,
         }
     }
 
@@ -318,9 +319,29 @@ pub struct Running {
     stdout: Stream,
     stderr: Stream,
     first_signal: Option<Instant>,
+    /// How long this harness's own waits overslept (see [`Running::stalled`]).
+    stalled: Duration,
 }
 
+/// A wait that took longer than it should by more than this was a stall of
+/// the harness (a starved thread, or the whole machine paused), not the
+/// program's slowness.
+pub const STALL: Duration = Duration::from_millis(50);
+/// The most a wait is lengthened by the stalls it saw, so that a program
+/// that hangs still fails the test.
+const STALL_EXTENSION_MAX: Duration = Duration::from_secs(10);
+
 impl Running {
+    /// How much time the harness lost while it waited for the end: the sum
+    /// of its polls' delays beyond [`STALL`]. When the whole machine
+    /// paused, the program lost that time too, and a time the harness
+    /// measured across it says as much about the machine as about the
+    /// program: a test that judges a deadline by when it saw the end may
+    /// allow for it, and a report should name it.
+    pub fn stalled(&self) -> Duration {
+        self.stalled
+    }
+
     pub fn pid(&self) -> libc::pid_t {
         self.pid
     }
@@ -428,15 +449,38 @@ impl Running {
             return Some(status);
         }
         let child = self.child.as_mut()?;
+        const POLL: Duration = Duration::from_millis(2);
+        let (mut until, mut extended) = (until, Duration::ZERO);
+        let mut last = Instant::now();
+        let (stalled, deadline) = (&mut self.stalled, self.deadline);
+        // The time the harness lost since `last` beyond `expected`: a
+        // stall, counted, after which the program, which may have stood
+        // still too, gets that time back (bounded).
+        let mut lost = |expected: Duration, until: &mut Instant| {
+            let now = Instant::now();
+            let over = now.saturating_duration_since(last).saturating_sub(expected);
+            last = now;
+            if over > STALL {
+                *stalled += over;
+                let more = over.min(STALL_EXTENSION_MAX.saturating_sub(extended));
+                extended += more;
+                *until = (*until + more).min(deadline);
+            }
+        };
         loop {
-            match child.try_wait() {
+            let status = child.try_wait();
+            lost(Duration::ZERO, &mut until);
+            match status {
                 Ok(Some(status)) => {
                     self.child = None;
                     self.reaped = Some((status, Instant::now()));
                     return Some(status);
                 }
                 Ok(None) if Instant::now() >= until => return None,
-                Ok(None) => thread::sleep(Duration::from_millis(2)),
+                Ok(None) => {
+                    thread::sleep(POLL);
+                    lost(POLL, &mut until);
+                }
                 Err(err) => panic!("waiting for `{}`: {err}", self.what),
             }
         }
