@@ -92,12 +92,12 @@ fn main() {
     peers(trials, &program);
 
     let runs = (trials / 10).max(10);
-    let mut drains = Vec::new();
-    let mut baselines = Vec::new();
+    let (mut drains, mut baselines, mut cpus) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        let (drain, baseline) = drain(&program("drain"));
+        let (drain, baseline, cpu) = drain(&program("drain"));
         drains.push(drain);
         baselines.push(baseline);
+        cpus.extend(cpu);
     }
     report("100 000 boxed closures in a loop", &baselines, None);
     report(
@@ -105,6 +105,11 @@ fn main() {
         &drains,
         Some(&baselines),
     );
+    if cpus.len() == drains.len() {
+        // The wall time less the time the thread waited for a CPU: on a
+        // shared machine the slowest drains are the preempted ones.
+        report("  of it, CPU time of the draining thread", &cpus, None);
+    }
     println!();
 
     // Per-call figures in a program as users write them (divan's harness,
@@ -745,7 +750,7 @@ fn guard_loop(program: &PathBuf) -> (f64, f64) {
 }
 
 /// The drain's time and the baseline's, in seconds, as the program reports.
-fn drain(program: &PathBuf) -> (f64, f64) {
+fn drain(program: &PathBuf) -> (f64, f64, Option<f64>) {
     let output = Command::new(program)
         .output()
         .expect("run the drain program");
@@ -759,7 +764,8 @@ fn drain(program: &PathBuf) -> (f64, f64) {
         value.parse::<f64>().expect("a number") / 1e6
     };
     assert!(text.contains("ran=100000"), "not every cleanup ran: {text}");
-    (field("drain_us="), field("baseline_us="))
+    let cpu = text.contains("cpu_us=").then(|| field("cpu_us="));
+    (field("drain_us="), field("baseline_us="), cpu)
 }
 
 fn median(samples: &[f64]) -> f64 {
