@@ -347,7 +347,9 @@
 //! the kernel ends the process without a word. Keep state that must survive those in the
 //! filesystem (write to a temporary file and rename) and clean up leftovers at
 //! start-up. With `panic = "abort"`, a cleanup that itself panics aborts the
-//! process. Signals are Unix only.
+//! process. Windows has no signals: console events (Ctrl-C, Ctrl-Break, a
+//! console's close, a logoff or a shutdown) stand for them, and the guardian
+//! is not there yet (`guardian` says so on stderr; the program runs on).
 
 #![warn(missing_docs)]
 
