@@ -57,7 +57,8 @@
 //! program and the harness alike, while the clock and so the program's
 //! deadline run on: cleanups then rightly go unrun. So the harness times its
 //! own waits, and a trial that fails while they overslept by more than
-//! `common::STALL` runs once more with the same seed; only that second run
+//! `common::STALL` runs again with the same seed (up to [`STALL_RETRIES`]
+//! times, while its failures come with such a stall); only the last run
 //! counts, and the tally says how many were run again.
 
 mod common;
@@ -101,6 +102,9 @@ const LATE_GUARD_MARGIN: Duration = Duration::from_millis(20);
 /// DESIGN's reserve per cleanup still to run ("tens of milliseconds each"):
 /// the runtime's 25 ms.
 const RESERVE_EACH: Duration = Duration::from_millis(25);
+/// How many times at most a trial runs again after a failure under a stall
+/// of the harness (a machine standing still may catch the next run too).
+const STALL_RETRIES: usize = 3;
 /// How long past its deadline the test waits before it kills the program.
 const KILL_AFTER: Duration = Duration::from_secs(3);
 
@@ -129,21 +133,24 @@ fn random_programs_racing_random_signals_keep_every_promise_of_the_design() {
                 };
                 println!("trial {index}: seed {seed}");
                 let mut trial = run_trial(seed, &dir);
-                if let Some(stalled) = trial.failure.as_ref().map(|f| f.stalled) {
-                    if !stalled.is_zero() {
-                        // The machine stood still under the trial (the
-                        // harness's own waits overslept): the program's
-                        // deadline ran on meanwhile, so what it could not
-                        // do in time says nothing. Once more, same seed.
-                        println!(
-                            "trial {index}: seed {seed} failed ({}) while the harness stood \
-                             still {:.1} ms: run again",
-                            trial.failure.as_ref().map_or(String::new(), Failure::kinds),
-                            stalled.as_secs_f64() * 1000.0
-                        );
-                        *retried.lock().unwrap() += 1;
-                        trial = run_trial(seed, &dir);
-                    }
+                for _ in 0..STALL_RETRIES {
+                    let (kinds, stalled) = match &trial.failure {
+                        Some(failure) if !failure.stalled.is_zero() => {
+                            (failure.kinds(), failure.stalled)
+                        }
+                        _ => break,
+                    };
+                    // The machine stood still under the trial (the
+                    // harness's own waits overslept): the program's deadline
+                    // ran on meanwhile, so what it could not do in time
+                    // says nothing. Again, same seed.
+                    println!(
+                        "trial {index}: seed {seed} failed ({kinds}) while the harness stood \
+                         still {:.1} ms: run again",
+                        stalled.as_secs_f64() * 1000.0
+                    );
+                    *retried.lock().unwrap() += 1;
+                    trial = run_trial(seed, &dir);
                 }
                 let Trial {
                     failure,
