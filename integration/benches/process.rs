@@ -106,8 +106,9 @@ fn main() {
         Some(&baselines),
     );
     if cpus.len() == drains.len() {
-        // The wall time less the time the thread waited for a CPU: on a
-        // shared machine the slowest drains are the preempted ones.
+        // The wall time less the time the thread waited for a CPU: tells a
+        // preempted drain (CPU time below the wall time) from one on a
+        // slower CPU (the two alike).
         report("  of it, CPU time of the draining thread", &cpus, None);
     }
     println!();

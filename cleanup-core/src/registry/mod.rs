@@ -201,25 +201,19 @@ pub(crate) fn mine() -> Vec<Ticket> {
 
 /// Runs a claimed cleanup's closure on this thread, marked as a cleanup (so
 /// it may add cleanups even after the registry closed), then releases it
-/// and gives its slot back. With `contain`, a panic is caught and returned
-/// instead of unwinding.
+/// and gives its slot back. A panic is caught and returned instead of
+/// unwinding.
 #[inline]
-pub(crate) fn run(mut claimed: Claimed, contain: bool) -> Result<(), Box<dyn std::any::Any + Send>> {
+pub(crate) fn run(mut claimed: Claimed) -> Result<(), Box<dyn std::any::Any + Send>> {
     let ticket = claimed.ticket();
-    let result = if contain {
-        catch_unwind(AssertUnwindSafe(|| claimed.call()))
-    } else {
-        claimed.call();
-        Ok(())
-    };
+    let result = catch_unwind(AssertUnwindSafe(|| claimed.call()));
     drop(claimed);
     give_back(&ticket);
     result
 }
 
-/// [`run`] for the drain, with the panic contained: the slot is released
-/// but not given back to this thread's free list. The process is ending,
-/// and the list would only grow (a push each, and its reallocations: a
+/// [`run`] for the drain: the slot is released but not given back to this
+/// thread's free list. The process is ending, and the list would only grow (a push each, and its reallocations: a
 /// tenth of the time of 50 000 finalizers this thread had made); should a
 /// cleanup make another here, the list's refill finds the slot. (Its own
 /// body, not a part shared with [`run`]: sharing it changed how a guard's
@@ -365,7 +359,7 @@ impl Drop for Guard {
         // Always caught (free unless it panics): whether the thread was
         // already unwinding is asked only then (`std::thread::panicking`
         // costs as much as the rest of a guard).
-        if let Err(payload) = run(claimed, true) {
+        if let Err(payload) = run(claimed) {
             self.panicked(payload, false);
         }
     }
@@ -378,7 +372,7 @@ impl Guard {
     #[inline(never)]
     fn drop_during_shutdown(&self, claimed: Claimed) {
         let _turn = GuardsTurn::take(self.ticket);
-        if let Err(payload) = run(claimed, true) {
+        if let Err(payload) = run(claimed) {
             self.panicked(payload, true);
         }
         DROPPED_DURING_SHUTDOWN.fetch_add(1, Ordering::Relaxed);

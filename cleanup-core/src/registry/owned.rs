@@ -197,7 +197,7 @@ mod tests {
         std::thread::spawn(move || {
             ticket
                 .claim()
-                .is_some_and(|claimed| super::super::run(claimed, true).is_ok())
+                .is_some_and(|claimed| super::super::run(claimed).is_ok())
         })
         .join()
         .expect("the drain thread")

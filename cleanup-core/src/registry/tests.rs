@@ -42,7 +42,7 @@ fn drain(kind: Kind) -> usize {
     armed
         .into_iter()
         .filter_map(|entry| entry.ticket.claim())
-        .map(|claimed| run(claimed, true))
+        .map(run)
         .filter(Result::is_ok)
         .count()
 }

@@ -1,8 +1,8 @@
 //! 100 000 cleanups run at shutdown: 50 000 guards held by a thread that
 //! never returns (so the drain runs them) and 50 000 finalizers. Prints the
 //! drain's time beside the time to call as many boxed closures in a loop,
-//! and the CPU time the drain took on its thread (on a shared machine the
-//! slowest drains are those preempted: their wall time grows, not this).
+//! and the CPU time the drain took on its thread: a drain that was
+//! preempted takes longer than its CPU time, one on a slower CPU does not.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
